@@ -1,0 +1,89 @@
+using System.Text;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ChatSlices.Infrastructure.Auth;
+
+public static class AuthSetup
+{
+    public const string AdminPolicy = "admin";
+    public const string UserPolicy = "user";
+
+    /// <summary>Guests allowed, but a token that is sent must be valid: an invalid one is 401, not a silent guest.</summary>
+    public const string OptionalPolicy = "optional";
+
+    private static readonly string[] AsymmetricAlgorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    public static IServiceCollection AddChatSlicesAuth(this IServiceCollection services)
+    {
+        services.AddOptions<AuthSettings>().BindConfiguration(AuthSettings.Section);
+        services.AddSingleton<UserDirectory>();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<AuthSettings>>((jwt, settings) => Configure(jwt, settings.Value));
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(UserPolicy, p => p.RequireAuthenticatedUser())
+            .AddPolicy(AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole("admin"))
+            .AddPolicy(OptionalPolicy, p => p.RequireAssertion(ctx =>
+                ctx.User.Identity?.IsAuthenticated == true
+                || ctx.Resource is not HttpContext http
+                || !http.Request.Headers.Authorization.Any()));
+        return services;
+    }
+
+    private static void Configure(JwtBearerOptions jwt, AuthSettings settings)
+    {
+        jwt.MapInboundClaims = false;
+        jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
+        jwt.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidateIssuer = true,
+            ValidateAudience = true,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ValidAudience = settings.Audience,
+            ClockSkew = TimeSpan.FromSeconds(30),
+            NameClaimType = "name",
+            RoleClaimType = "role",
+        };
+
+        if (!string.IsNullOrWhiteSpace(settings.Authority))
+        {
+            jwt.Authority = settings.Authority;
+            jwt.TokenValidationParameters.ValidIssuer = settings.Issuer; // null: the discovery document's issuer
+            jwt.TokenValidationParameters.ValidAlgorithms = AsymmetricAlgorithms;
+        }
+        else if (!string.IsNullOrWhiteSpace(settings.SigningKey))
+        {
+            jwt.TokenValidationParameters.ValidIssuer = settings.EffectiveIssuer;
+            jwt.TokenValidationParameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(settings.SigningKey));
+            jwt.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+        }
+
+        jwt.Events = new JwtBearerEvents
+        {
+            OnTokenValidated = ctx =>
+            {
+                if (string.IsNullOrWhiteSpace(ctx.Principal?.UserId())) ctx.Fail("The token has no sub claim.");
+                return Task.CompletedTask;
+            },
+        };
+    }
+
+    /// <summary>Records every authenticated caller in <c>users</c> (first sight creates the row).</summary>
+    public static IApplicationBuilder UseUserDirectory(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        if (http.User.UserId() is not null)
+            await http.RequestServices.GetRequiredService<UserDirectory>().EnsureAsync(http.User, http.RequestAborted);
+        await next(http);
+    });
+}

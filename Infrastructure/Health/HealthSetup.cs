@@ -1,0 +1,47 @@
+using ChatSlices.Infrastructure.Database;
+using Dapper;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.Health;
+
+public static class HealthSetup
+{
+    private const string Ready = "ready";
+
+    public static IServiceCollection AddChatSlicesHealth(this IServiceCollection services)
+    {
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [Ready], timeout: TimeSpan.FromSeconds(5));
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapChatSlicesHealth(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/health").WithTags("Operations");
+        group.MapHealthChecks("/live", new HealthCheckOptions { Predicate = _ => false });
+        group.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(Ready) });
+        return app;
+    }
+}
+
+/// <summary>Ready means: PostgreSQL answers and every migration this build knows has been applied.</summary>
+public sealed class DatabaseHealthCheck(NpgsqlDataSource db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            var applied = await conn.ExecuteScalarAsync<int?>(new CommandDefinition(
+                "SELECT max(version) FROM schema_migrations", cancellationToken: ct));
+            return applied == Migrator.LatestVersion
+                ? HealthCheckResult.Healthy()
+                : HealthCheckResult.Unhealthy($"Migrations pending: at {applied ?? 0}, expected {Migrator.LatestVersion}.");
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("Database unreachable.");
+        }
+    }
+}

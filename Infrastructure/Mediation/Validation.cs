@@ -1,0 +1,50 @@
+namespace ChatSlices.Infrastructure.Mediation;
+
+/// <summary>A request that checks its own fields; <see cref="ValidationBehavior{TRequest,TResponse}"/> runs it before the handler.</summary>
+public interface IValidated
+{
+    void Validate(ValidationErrors errors);
+}
+
+/// <summary>Field errors keyed by the snake_case field name the client sent.</summary>
+public sealed class ValidationErrors
+{
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+
+    public bool Any => _errors.Count > 0;
+
+    public void Add(string field, string message)
+    {
+        if (!_errors.TryGetValue(field, out var messages)) _errors[field] = messages = [];
+        messages.Add(message);
+    }
+
+    /// <summary>Adds <paramref name="message"/> when <paramref name="condition"/> is false.</summary>
+    public void Require(bool condition, string field, string message)
+    {
+        if (!condition) Add(field, message);
+    }
+
+    public void Length(string? value, string field, int min, int max)
+    {
+        if (value is null) return;
+        if (value.Length < min) Add(field, min == 1 ? "Must not be empty." : $"Must be at least {min} characters.");
+        else if (value.Length > max) Add(field, $"Must be at most {max} characters.");
+    }
+
+    public void Range<T>(T? value, string field, T min, T max) where T : struct, IComparable<T>
+    {
+        if (value is { } v && (v.CompareTo(min) < 0 || v.CompareTo(max) > 0)) Add(field, $"Must be between {min} and {max}.");
+    }
+
+    public IDictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
+}
+
+/// <summary>Thrown by the validation behavior; the exception handler turns it into the contract's 422.</summary>
+public sealed class RequestValidationException(IDictionary<string, string[]> errors)
+    : Exception("One or more fields are invalid.")
+{
+    public IDictionary<string, string[]> Errors { get; } = errors;
+
+    public static RequestValidationException For(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] });
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Database;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Health;
+using ChatSlices.Infrastructure.Http;
+using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.OpenApi;
+using Microsoft.Extensions.Options;
+
+var builder = WebApplication.CreateBuilder(args);
+
+if (args is ["token", .. var tokenArgs])
+    return DevTokenCommand.Run(builder.Configuration, tokenArgs, Console.Out, Console.Error);
+
+if (!builder.Environment.IsDevelopment())
+    builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
+
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 11 * 1024 * 1024;
+});
+builder.Services.Configure<HostOptions>(o =>
+    o.ShutdownTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Http:ShutdownTimeoutSeconds", 30)));
+
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    o.SerializerOptions.DictionaryKeyPolicy = null;
+    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+});
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddDatabase();
+builder.Services.AddOptions<List<ModelSpec>>().BindConfiguration(ModelCatalog.Section);
+builder.Services.AddSingleton<ModelCatalog>();
+builder.Services.AddMediator(typeof(Program).Assembly);
+builder.Services.AddChatSlicesProblems();
+builder.Services.AddChatSlicesAuth();
+builder.Services.AddChatSlicesOpenApi();
+builder.Services.AddChatSlicesHealth();
+
+var app = builder.Build();
+
+if (app.Services.GetRequiredService<IOptions<AuthSettings>>().Value.Problem(app.Environment) is { } authProblem)
+    throw new InvalidOperationException("Refusing to start: " + authProblem);
+
+await app.Services.GetRequiredService<Migrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+
+if (app.Configuration["Http:PathBase"] is { Length: > 0 } pathBase)
+    app.UsePathBase(pathBase);
+app.UseRequestLogging();
+app.UseExceptionHandler();
+app.UseProblemStatusCodes();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseUserDirectory();
+
+app.MapOpenApi();
+app.MapChatSlicesHealth();
+app.MapEndpointModules(typeof(Program).Assembly);
+
+await app.RunAsync();
+return 0;
+
+public partial class Program;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test.sh — run ChatSlices' test suite against the private PostgreSQL cluster.
+#
+# Usage:
+#   ./test.sh                         all tests
+#   ./test.sh --filter 'FullyQualifiedName~Chat'   extra args go to `dotnet test`
+#
+# 1. ./run.sh --setup-only: packages, pgvector, Scalar bundle, the running cluster; its
+#    `export` lines are evaluated here (ConnectionStrings__Postgres).
+# 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
+#    $CHROMIUM_PATH when that is set).
+# 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
+# Exits with dotnet test's exit code.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+cd "$ROOT"
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+die() { printf '[test.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+
+RESULTS_DIR="${ROOT}/.local/test-results"
+TRX_NAME="results.trx"
+TEST_PROJECT="${ROOT}/tests/ChatSlices.Tests/ChatSlices.Tests.csproj"
+
+# --- 1. Setup. Assign first, then eval: a failing run.sh stops here (eval "$(...)" would hide it).
+setup_exports="$(bash "${ROOT}/run.sh" --setup-only)" || die "run.sh --setup-only failed"
+eval "$setup_exports"
+[[ -n "${ConnectionStrings__Postgres:-}" ]] || die "run.sh gave no ConnectionStrings__Postgres"
+
+# --- 2. Chromium (Debian's), only if missing. apt-get update only when installing.
+if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+  log "installing Debian chromium (headless-browser test)"
+  $SUDO apt-get update -qq >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends chromium fonts-liberation >&2
+  [[ -x /usr/bin/chromium ]] || die "chromium is missing after install"
+fi
+
+# --- 3. Tests.
+export DOTNET_NOLOGO="${DOTNET_NOLOGO:-1}"
+export DOTNET_CLI_TELEMETRY_OPTOUT="${DOTNET_CLI_TELEMETRY_OPTOUT:-1}"
+mkdir -p "$RESULTS_DIR"
+rm -f "${RESULTS_DIR}/${TRX_NAME}"   # never report an old run
+
+log "dotnet test ${TEST_PROJECT#"$ROOT"/} $*"
+rc=0
+dotnet test "$TEST_PROJECT" -c Release \
+  --logger "trx;LogFileName=${TRX_NAME}" \
+  --results-directory "$RESULTS_DIR" \
+  "$@" || rc=$?
+log "dotnet test exited with ${rc}"
+exit "$rc"

@@ -1,0 +1,53 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace ChatSlices.Tests.Support;
+
+/// <summary>The real service over a database of its own. Use as a class fixture.</summary>
+public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private readonly Dictionary<string, string?> _settings = new()
+    {
+        ["Auth:SigningKey"] = Tokens.SigningKey,
+        ["Auth:Issuer"] = Tokens.Issuer,
+        ["Auth:Audience"] = Tokens.Audience,
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    public string ConnectionString { get; private set; } = "";
+
+    /// <summary>Set before the server starts; later settings win.</summary>
+    public ApiFactory With(string key, string? value)
+    {
+        _settings[key] = value;
+        return this;
+    }
+
+    public virtual async Task InitializeAsync()
+    {
+        ConnectionString = await TestDatabase.CreateMigratedAsync();
+        _settings.TryAdd("ConnectionStrings:Postgres", ConnectionString);
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await TestDatabase.DropAsync(ConnectionString);
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
+
+    public HttpClient ClientFor(string? token)
+    {
+        var client = CreateClient();
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public HttpClient UserClient(string sub, string? tier = null) => ClientFor(Tokens.For(sub, tier: tier));
+
+    public HttpClient AdminClient(string sub = "admin-1") => ClientFor(Tokens.Admin(sub));
+}
