@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Database;
@@ -11,10 +12,10 @@ using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using Microsoft.Extensions.Options;
 
-var builder = WebApplication.CreateBuilder(args);
-
 if (args is ["token", .. var tokenArgs])
-    return DevTokenCommand.Run(builder.Configuration, tokenArgs, Console.Out, Console.Error);
+    return DevTokenCommand.Run(DevTokenCommand.Configuration(), tokenArgs, Console.Out, Console.Error);
+
+var builder = WebApplication.CreateBuilder(args);
 
 if (!builder.Environment.IsDevelopment())
     builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
@@ -38,6 +39,10 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddDatabase();
 builder.Services.AddOptions<List<ModelSpec>>().BindConfiguration(ModelCatalog.Section);
 builder.Services.AddSingleton<ModelCatalog>();
+builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section);
+builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section);
+builder.Services.AddSingleton<LocalChatClient>();
+builder.Services.AddSingleton<ChatProviders>();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();

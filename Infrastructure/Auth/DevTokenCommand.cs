@@ -7,6 +7,19 @@ namespace ChatSlices.Infrastructure.Auth;
 /// <summary><c>dotnet run -- token --sub alice [--role admin] [--tier pro] [--name ..] [--email ..] [--minutes 60]</c></summary>
 public static class DevTokenCommand
 {
+    /// <summary>The service's configuration as the command sees it: Development unless an environment is named.</summary>
+    public static IConfiguration Configuration()
+    {
+        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT")
+            ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environments.Development;
+        return new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+    }
+
     public static int Run(IConfiguration configuration, IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         var settings = configuration.GetSection(AuthSettings.Section).Get<AuthSettings>() ?? new AuthSettings();

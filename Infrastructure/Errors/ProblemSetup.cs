@@ -8,6 +8,7 @@ public static class ProblemSetup
 {
     public static IServiceCollection AddChatSlicesProblems(this IServiceCollection services)
     {
+        services.AddSingleton<IProblemDetailsWriter, OpenAiErrorWriter>(); // before the default writer, so it is asked first
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx => Complete(ctx.ProblemDetails, ctx.HttpContext));
         services.AddExceptionHandler<ApiExceptionHandler>();
         // Binding failures (malformed JSON, wrong content type, body too large) throw, so that they reach the

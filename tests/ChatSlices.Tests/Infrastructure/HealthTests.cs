@@ -20,7 +20,7 @@ public class HealthTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await ((IAsyncLifetime)_api).DisposeAsync();
+        await _api.DisposeAsync();
         await _proxy.DisposeAsync();
     }
 

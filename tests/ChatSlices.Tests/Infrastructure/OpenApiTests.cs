@@ -57,7 +57,7 @@ public class ScalarInBrowserTests : IAsyncLifetime
         _api.StartServer();
     }
 
-    public async Task DisposeAsync() => await ((IAsyncLifetime)_api).DisposeAsync();
+    public async Task DisposeAsync() => await _api.DisposeAsync();
 
     [Fact]
     public async Task ScalarPage_RendersTheApiDocument_InHeadlessChromium()

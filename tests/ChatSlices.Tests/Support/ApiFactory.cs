@@ -31,10 +31,10 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         _settings.TryAdd("ConnectionStrings:Postgres", ConnectionString);
     }
 
-    async Task IAsyncLifetime.DisposeAsync()
+    public new virtual async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        await TestDatabase.DropAsync(ConnectionString);
+        if (ConnectionString.Length > 0) await TestDatabase.DropAsync(ConnectionString);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder) =>

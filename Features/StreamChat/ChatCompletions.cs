@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text.Json;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Streaming;
+using MediatR;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>
+/// POST /v1/chat/completions: the OpenAI Chat Completions wire format over the same chat pipeline, so any OpenAI SDK
+/// can talk to the service. Each call is stored in <c>session_id</c>'s session, or a new one.
+/// </summary>
+public sealed class ChatCompletions : IEndpointModule
+{
+    public sealed record StreamOptions(bool? IncludeUsage);
+
+    public sealed record Request(
+        string? Model, List<ChatTurn>? Messages, double? Temperature, int? MaxTokens, int? MaxCompletionTokens,
+        bool? Stream, StreamOptions? StreamOptions, Guid? SessionId, Guid? AssistantId);
+
+    public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+    public sealed record Message(string Role, string Content);
+
+    public sealed record Choice(int Index, Message Message, string? FinishReason);
+
+    public sealed record Completion(string Id, string Object, long Created, string Model, IReadOnlyList<Choice> Choices, Usage? Usage, Guid SessionId);
+
+    public sealed record Delta(string? Role = null, string? Content = null);
+
+    public sealed record ChunkChoice(int Index, Delta Delta, string? FinishReason);
+
+    public sealed record Chunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChunkChoice> Choices, Usage? Usage, Guid SessionId);
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy)
+            .MapPost("/completions", Handle)
+            .WithName("CreateChatCompletion")
+            .WithSummary("OpenAI-compatible chat completions (stream or not), stored in a session")
+            .WithMetadata(new OpenAiErrorFormat())
+            .Accepts<Request>("application/json")
+            .Produces<Completion>(StatusCodes.Status200OK)
+            .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType);
+
+    private static async Task<IResult> Handle(HttpContext http, ClaimsPrincipal user, IMediator mediator,
+        IOptions<JsonOptions> json, IOptions<ChatSettings> settings, CancellationToken ct)
+    {
+        // Read by hand so that malformed JSON, too, is answered in OpenAI's error shape.
+        if (!http.Request.HasJsonContentType())
+            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, detail: "Send the body as application/json.");
+        Request? request;
+        try
+        {
+            request = await http.Request.ReadFromJsonAsync<Request>(json.Value.SerializerOptions, ct);
+        }
+        catch (JsonException e)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: $"The request body is not valid JSON ({e.Path ?? "$"}).");
+        }
+        if (request is null) return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "The request body is empty.");
+
+        var body = new ChatRequest(Messages: request.Messages ?? [], SessionId: request.SessionId, AssistantId: request.AssistantId,
+            Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens);
+        var outcome = await mediator.Send(new ChatCommand(body, user), ct);
+        if (outcome.Failure is { } failure) return failure.ToResult();
+        var run = outcome.Value!;
+        var id = "chatcmpl-" + run.MessageId.ToString("N");
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        if (request.Stream != true)
+        {
+            var transcript = await ChatTranscript.CollectAsync(run.Events, ct);
+            if (transcript.Failure is { } failed)
+                return TypedResults.Problem(statusCode: failed.HttpStatus, detail: failed.Message, extensions: new Dictionary<string, object?> { ["code"] = failed.Code });
+            var usage = transcript.Usage is { } u ? new Usage(u.PromptTokens, u.CompletionTokens, u.TotalTokens) : null;
+            return TypedResults.Ok(new Completion(id, "chat.completion", created, run.Model,
+                [new Choice(0, new Message("assistant", transcript.Text), transcript.Done.FinishReason)], usage, run.SessionId));
+        }
+
+        var serializer = json.Value.SerializerOptions;
+        var chunks = AsChunks(run, id, created, request.StreamOptions?.IncludeUsage == true);
+        await EventStream.WriteDataAsync(http, Serialize(chunks, serializer), TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds));
+        return Results.Empty;
+    }
+
+    private static async IAsyncEnumerable<object> AsChunks(ChatRun run, string id, long created, bool includeUsage, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        Chunk Make(Delta delta, string? finish = null) => new(id, "chat.completion.chunk", created, run.Model, [new ChunkChoice(0, delta, finish)], null, run.SessionId);
+
+        yield return Make(new Delta(Role: "assistant", Content: ""));
+        UsageReported? usage = null;
+        await foreach (var e in run.Events.WithCancellation(ct))
+        {
+            switch (e)
+            {
+                case TextDelta text:
+                    yield return Make(new Delta(Content: text.Content));
+                    break;
+                case UsageReported reported:
+                    usage = reported;
+                    break;
+                case ChatFailed failed:
+                    yield return new { error = new { message = failed.Message, type = "server_error", code = failed.Code } };
+                    break;
+                case Done { Completed: true } done:
+                    yield return Make(new Delta(), done.FinishReason ?? "stop");
+                    if (includeUsage && usage is not null) // OpenAI sends usage last, in a chunk without choices
+                        yield return new Chunk(id, "chat.completion.chunk", created, run.Model, [],
+                            new Usage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens), run.SessionId);
+                    break;
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<string> Serialize(IAsyncEnumerable<object> chunks, JsonSerializerOptions options, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await foreach (var chunk in chunks.WithCancellation(ct)) yield return JsonSerializer.Serialize(chunk, options);
+        yield return "[DONE]";
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text.Json.Serialization;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>What the chat pipeline produces; every door (SSE, NDJSON, tokens, OpenAI chunks, one JSON body) formats these.</summary>
+public abstract record ChatEvent
+{
+    [JsonIgnore] public abstract string Type { get; }
+}
+
+public sealed record SessionStarted(Guid SessionId, Guid MessageId, Guid UserMessageId, string Model, Guid? AssistantId) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "session";
+}
+
+public sealed record Citation(Guid DocumentId, string Title, int Page, Guid ChunkId, double Score, string Snippet, string Source);
+
+public sealed record SourcesFound(IReadOnlyList<Citation> Sources) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "sources";
+}
+
+public sealed record TextDelta(string Content) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "text";
+}
+
+public sealed record UsageReported(int PromptTokens, int CompletionTokens, int TotalTokens, decimal Cost, bool Estimated) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "usage";
+}
+
+public sealed record ChatFailed(string Code, string Message) : ChatEvent
+{
+    [JsonIgnore] public int HttpStatus { get; init; } = StatusCodes.Status502BadGateway;
+    [JsonIgnore] public override string Type => "error";
+}
+
+public sealed record Done(bool Completed, Guid SessionId, Guid MessageId, string? FinishReason, bool Cached,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Similarity = null) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "done";
+}
+
+/// <summary>A chat turn that passed every check and is ready to stream. Nothing has been written yet.</summary>
+public sealed record ChatRun(Guid SessionId, Guid MessageId, string Model, Guid? AssistantId, IAsyncEnumerable<ChatEvent> Events);
+
+/// <summary>A whole run read to its end, for the doors that answer with one JSON body.</summary>
+public sealed record ChatTranscript(SessionStarted Session, IReadOnlyList<Citation> Sources, string Text,
+    UsageReported? Usage, Done Done, ChatFailed? Failure)
+{
+    public static async Task<ChatTranscript> CollectAsync(IAsyncEnumerable<ChatEvent> events, CancellationToken ct)
+    {
+        SessionStarted? session = null;
+        IReadOnlyList<Citation> sources = [];
+        var text = new System.Text.StringBuilder();
+        UsageReported? usage = null;
+        ChatFailed? failure = null;
+        await foreach (var e in events.WithCancellation(ct))
+        {
+            switch (e)
+            {
+                case SessionStarted s: session = s; break;
+                case SourcesFound s: sources = s.Sources; break;
+                case TextDelta t: text.Append(t.Content); break;
+                case UsageReported u: usage = u; break;
+                case ChatFailed f: failure = f; break;
+                case Done d: return new ChatTranscript(session!, sources, text.ToString(), usage, d, failure);
+            }
+        }
+        throw new InvalidOperationException("The chat run ended without a done event.");
+    }
+}

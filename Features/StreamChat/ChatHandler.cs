@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Features.StreamChat;
+
+public sealed class ChatSettings
+{
+    public const string Section = "Chat";
+    public double HeartbeatSeconds { get; set; } = 15;
+    public int MaxHistoryMessages { get; set; } = 50;
+}
+
+/// <summary>One chat turn, whichever door it came through.</summary>
+public sealed record ChatCommand(ChatRequest Body, ClaimsPrincipal User) : IRequest<Outcome<ChatRun>>, IValidated
+{
+    public void Validate(ValidationErrors errors) => Body.Validate(errors);
+}
+
+/// <summary>
+/// The chat pipeline. <see cref="Handle"/> checks everything that can fail before the first byte (session ownership,
+/// model, assistant); the returned <see cref="ChatRun.Events"/> then stores the user turn (overlapping the model call),
+/// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
+/// </summary>
+public sealed class ChatHandler(
+    NpgsqlDataSource db, ModelCatalog catalog, ChatProviders providers,
+    IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatHandler> logger)
+    : IRequestHandler<ChatCommand, Outcome<ChatRun>>
+{
+    private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
+
+    private sealed record SessionRow(Guid Id, string Model, Guid? AssistantId);
+
+    private sealed record Turn(string Role, string Content);
+
+    private sealed record Prepared(
+        Guid SessionId, bool NewSession, string? Title, string? UserId, string? ApplicationId, Guid? AssistantId,
+        Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, List<ChatMessage> Prompt, ChatOptions Options);
+
+    private const string LoadSessionSql = """
+        SELECT id, model, assistant_id FROM chat_sessions
+        WHERE id = @SessionId AND (user_id = @UserId OR user_id IS NULL);
+
+        SELECT role, content FROM (
+            SELECT role, content, created_at FROM chat_messages
+            WHERE session_id = @SessionId AND status <> 'error'
+              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND (s.user_id = @UserId OR s.user_id IS NULL))
+            ORDER BY created_at DESC
+            LIMIT @MaxHistory
+        ) recent ORDER BY created_at;
+        """;
+
+    private const string InsertSessionAndTurnSql = """
+        INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
+        VALUES (@SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title);
+        INSERT INTO chat_messages (id, session_id, role, content, model)
+        VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
+        """;
+
+    private const string InsertTurnSql = """
+        INSERT INTO chat_messages (id, session_id, role, content, model)
+        VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
+        UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
+        """;
+
+    private const string InsertReplySql = """
+        INSERT INTO chat_messages (id, session_id, role, content, model, status, error, finish_reason,
+                                   prompt_tokens, completion_tokens, cost, usage_estimated)
+        VALUES (@MessageId, @SessionId, 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
+                @PromptTokens, @CompletionTokens, @Cost, @Estimated);
+        UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
+        """;
+
+    public async Task<Outcome<ChatRun>> Handle(ChatCommand command, CancellationToken ct)
+    {
+        var body = command.Body;
+        var userId = command.User.UserId();
+
+        if (body.AssistantId is not null) return Failure.NotFound("Assistant"); // assistants arrive with their own slice
+        if (body.EmbeddingModel is not null && catalog.Find(body.EmbeddingModel, ModelKind.Embedding) is null)
+            return Failure.BadRequest($"Unknown embedding model '{body.EmbeddingModel}'. GET /v1/models lists them.", "model_not_found");
+
+        SessionRow? session = null;
+        var history = new List<Turn>();
+        if (body.EffectiveSessionId is { } sessionId)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(LoadSessionSql,
+                new { SessionId = sessionId, UserId = userId, MaxHistory = chat.Value.MaxHistoryMessages }, cancellationToken: ct));
+            session = await results.ReadSingleOrDefaultAsync<SessionRow>();
+            if (session is null) return Failure.NotFound("Session");
+            history.AddRange(await results.ReadAsync<Turn>());
+        }
+
+        var modelId = body.EffectiveModel ?? (session is not null && catalog.Find(session.Model, ModelKind.Chat) is not null ? session.Model : ai.Value.DefaultModel);
+        if (catalog.Find(modelId, ModelKind.Chat) is not { } model)
+            return Failure.BadRequest($"Unknown model '{modelId}'. GET /v1/models lists the chat models.", "model_not_found");
+
+        // Turns the client sent replace the stored ones: an OpenAI-style client resends the whole conversation.
+        var earlier = body.EarlierTurns.Select(t => new Turn(t.Role!, t.Content!)).ToList();
+        if (earlier.Count > 0) history = earlier;
+
+        var maxTokens = Math.Min(body.MaxTokens ?? 1024, model.MaxOutputTokens);
+        var prepared = new Prepared(
+            SessionId: session?.Id ?? Guid.CreateVersion7(),
+            NewSession: session is null,
+            Title: session is null ? TitleFrom(body.UserTurn) : null,
+            UserId: userId,
+            ApplicationId: command.User.ApplicationId(),
+            AssistantId: session?.AssistantId,
+            UserMessageId: Guid.CreateVersion7(),
+            MessageId: Guid.CreateVersion7(),
+            Model: model,
+            UserTurn: body.UserTurn,
+            Prompt: PromptFitter.Fit(body.EffectiveSystemPrompt, history.Select(t => (t.Role, t.Content)), body.UserTurn, model.ContextWindow - maxTokens),
+            Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? 0.7), MaxOutputTokens = maxTokens });
+
+        return new ChatRun(prepared.SessionId, prepared.MessageId, model.Id, prepared.AssistantId, RunAsync(prepared));
+    }
+
+    private async IAsyncEnumerable<ChatEvent> RunAsync(Prepared p, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        yield return new SessionStarted(p.SessionId, p.MessageId, p.UserMessageId, p.Model.Id, p.AssistantId);
+        yield return new SourcesFound([]);
+
+        var settings = ai.Value;
+        var userTurn = StoreUserTurnAsync(p);
+        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        upstream.CancelAfter(TimeSpan.FromSeconds(settings.FirstTokenTimeoutSeconds));
+        var started = Stopwatch.GetTimestamp();
+
+        var reply = new StringBuilder();
+        UsageDetails? usage = null;
+        string? finishReason = null;
+        ChatFailed? failure = null;
+        var firstText = true;
+        var stored = false;
+        try
+        {
+            await using (var updates = providers.For(p.Model).GetStreamingResponseAsync(p.Prompt, p.Options, upstream.Token).GetAsyncEnumerator(upstream.Token))
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await updates.MoveNextAsync();
+                    }
+                    catch (Exception e) when (!ct.IsCancellationRequested)
+                    {
+                        failure = ProviderFailure(e, upstream.IsCancellationRequested, firstText, settings);
+                        break;
+                    }
+                    if (!more) break;
+
+                    var update = updates.Current;
+                    finishReason = update.FinishReason?.Value ?? finishReason;
+                    usage = update.Contents.OfType<UsageContent>().LastOrDefault()?.Details ?? usage;
+                    var text = update.Text;
+                    if (string.IsNullOrEmpty(text)) continue;
+                    if (firstText)
+                    {
+                        firstText = false;
+                        if (await UserTurnFailedAsync(userTurn) is { } storageFailure) { failure = storageFailure; break; }
+                        upstream.CancelAfter(TimeSpan.FromSeconds(settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(started));
+                    }
+                    reply.Append(text);
+                    yield return new TextDelta(text);
+                }
+            }
+
+            failure ??= await UserTurnFailedAsync(userTurn);
+            var (promptTokens, completionTokens, estimated) = Count(p, reply, usage);
+            var cost = p.Model.Cost(promptTokens, completionTokens);
+            if (failure is null || failure.Code != StorageFailed.Code)
+                await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated);
+            stored = true;
+
+            if (failure is not null)
+            {
+                yield return failure;
+                yield return new Done(false, p.SessionId, p.MessageId, finishReason, Cached: false);
+                yield break;
+            }
+            yield return new UsageReported(promptTokens, completionTokens, promptTokens + completionTokens, cost, estimated);
+            yield return new Done(true, p.SessionId, p.MessageId, finishReason ?? "stop", Cached: false);
+        }
+        finally
+        {
+            // The client went away (or the writer failed): keep what was said, marked as interrupted.
+            if (!stored && await UserTurnFailedAsync(userTurn) is null)
+            {
+                var (promptTokens, completionTokens, estimated) = Count(p, reply, usage);
+                await StoreReplyAsync(p, reply, "interrupted", null, finishReason, promptTokens, completionTokens,
+                    p.Model.Cost(promptTokens, completionTokens), estimated);
+            }
+        }
+    }
+
+    private static readonly ChatFailed StorageFailed = new("storage_failed", "The conversation could not be saved; retry later.")
+    {
+        HttpStatus = StatusCodes.Status503ServiceUnavailable,
+    };
+
+    private static ChatFailed ProviderFailure(Exception e, bool timedOut, bool beforeFirstText, AiSettings settings)
+    {
+        var error = timedOut
+            ? beforeFirstText ? ProviderError.FirstTokenTimeout(settings.FirstTokenTimeoutSeconds) : ProviderError.ReplyTimeout(settings.ReplyTimeoutSeconds)
+            : ProviderError.From(e);
+        return new ChatFailed(error.Code, error.Message) { HttpStatus = error.HttpStatus };
+    }
+
+    private Task StoreUserTurnAsync(Prepared p) => ExecuteDetachedAsync(p.NewSession ? InsertSessionAndTurnSql : InsertTurnSql, new
+    {
+        p.SessionId, p.UserId, p.ApplicationId, p.AssistantId, Model = p.Model.Id, p.Title, p.UserMessageId, Content = p.UserTurn,
+    });
+
+    private async Task<ChatFailed?> UserTurnFailedAsync(Task userTurn)
+    {
+        try
+        {
+            await userTurn;
+            return null;
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Storing the user turn failed");
+            return StorageFailed;
+        }
+    }
+
+    private Task StoreReplyAsync(Prepared p, StringBuilder reply, string status, string? error, string? finishReason,
+        int promptTokens, int completionTokens, decimal cost, bool estimated) =>
+        ExecuteDetachedAsync(InsertReplySql, new
+        {
+            p.MessageId, p.SessionId, Content = reply.ToString(), Model = p.Model.Id, Status = status, Error = error,
+            FinishReason = finishReason, PromptTokens = promptTokens, CompletionTokens = completionTokens, Cost = cost, Estimated = estimated,
+        });
+
+    /// <summary>Writes that must land even when the client has gone: not tied to the request, bounded by a timeout.</summary>
+    private async Task ExecuteDetachedAsync(string sql, object parameters)
+    {
+        using var timeout = new CancellationTokenSource(StoreTimeout);
+        await using var conn = await db.OpenConnectionAsync(timeout.Token);
+        await conn.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: timeout.Token));
+    }
+
+    private static (int Prompt, int Completion, bool Estimated) Count(Prepared p, StringBuilder reply, UsageDetails? usage) =>
+        usage is { InputTokenCount: { } input, OutputTokenCount: { } output }
+            ? ((int)input, (int)output, false)
+            : (p.Prompt.Sum(m => TokenEstimator.CountMessage(m.Text)), TokenEstimator.Count(reply.ToString()), true);
+
+    private static string TitleFrom(string userTurn)
+    {
+        var flat = string.Join(' ', userTurn.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        if (flat.Length <= 60) return flat;
+        var cut = flat.LastIndexOf(' ', 60);
+        return flat[..(cut > 20 ? cut : 60)] + "…";
+    }
+}

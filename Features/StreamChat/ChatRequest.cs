@@ -1,0 +1,126 @@
+using ChatSlices.Infrastructure.Mediation;
+
+namespace ChatSlices.Features.StreamChat;
+
+public sealed record ChatTurn(string? Role, string? Content);
+
+public sealed record RagSource(string? Name, string? ModelName, int? Limit, double? SimilarityThreshold, double? Weight,
+    Dictionary<string, object?>? MetadataFilters);
+
+public sealed record RagConfig(List<RagSource>? Sources, string? RetrievalStrategy, int? MaxTotalResults);
+
+public sealed record Attachment(Guid? DocumentId, string? Title, int? MaxTokens, bool? IncludeFullContent);
+
+public sealed record AttachmentConfig(List<Attachment>? Attachments);
+
+/// <summary>The body of <c>POST /v1/chat/stream</c>, exactly as API.md names its fields (aliases included).</summary>
+public sealed record ChatRequest(
+    List<ChatTurn>? Messages = null,
+    string? Query = null,
+    List<ChatTurn>? History = null,
+    Guid? SessionId = null,
+    Guid? ConversationId = null,
+    Guid? AssistantId = null,
+    string? Model = null,
+    string? LlmModel = null,
+    string? SystemPrompt = null,
+    double? Temperature = null,
+    int? MaxTokens = null,
+    string? ContextMode = null,
+    RagConfig? RagConfig = null,
+    AttachmentConfig? AttachmentConfig = null,
+    List<Guid>? DocumentIds = null,
+    string? EmbeddingModel = null,
+    string? StreamFormat = null,
+    bool? Stream = null)
+{
+    public const int MaxQueryChars = 10_000;
+    public const int MaxHistoryItems = 50;
+
+    public static readonly string[] ContextModes = ["rag", "attachment", "hybrid", "document", "none"];
+    public static readonly string[] StreamFormats = ["events", "tokens"];
+    public static readonly string[] Strategies = ["merge", "sequential", "ensemble"];
+    private static readonly string[] Roles = ["user", "assistant", "system"];
+
+    public Guid? EffectiveSessionId => SessionId ?? ConversationId;
+    public string? EffectiveModel => Model ?? LlmModel;
+
+    /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
+    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1].Content ?? "" : Query ?? "";
+
+    /// <summary>Earlier turns the client sent (all but the last of <c>messages</c>, or <c>history</c>), system turns excluded.</summary>
+    public IEnumerable<ChatTurn> EarlierTurns =>
+        (Messages is { Count: > 0 } ? Messages.Take(Messages.Count - 1) : History ?? []).Where(t => t.Role != "system");
+
+    /// <summary>A system turn in <c>messages</c> or <c>history</c> acts as <c>system_prompt</c> when that is not given.</summary>
+    public string? EffectiveSystemPrompt =>
+        SystemPrompt ?? (Messages ?? History)?.LastOrDefault(t => t.Role == "system")?.Content;
+
+    public void Validate(ValidationErrors errors)
+    {
+        if (Messages is null && Query is null) errors.Add("query", "Send either messages or query.");
+        if (Messages is not null && Query is not null) errors.Add("messages", "Send either messages or query, not both.");
+        if (SessionId is not null && ConversationId is not null && SessionId != ConversationId)
+            errors.Add("conversation_id", "conversation_id is an alias of session_id; they differ.");
+        if (Model is not null && LlmModel is not null && Model != LlmModel)
+            errors.Add("llm_model", "llm_model is an alias of model; they differ.");
+
+        errors.Length(Query, "query", 1, MaxQueryChars);
+        if (Messages is not null)
+        {
+            if (Messages.Count == 0) errors.Add("messages", "Must hold at least the new user turn.");
+            else if (Messages.Count > MaxHistoryItems + 1) errors.Add("messages", $"At most {MaxHistoryItems + 1} messages.");
+            else if (Messages[^1].Role != "user") errors.Add("messages", "The last message must be the new user turn (role user).");
+            ValidateTurns(Messages, "messages", errors);
+            if (Messages.Count > 0) errors.Length(Messages[^1].Content, "messages", 0, MaxQueryChars);
+        }
+        if (History is not null)
+        {
+            if (History.Count > MaxHistoryItems) errors.Add("history", $"At most {MaxHistoryItems} items.");
+            ValidateTurns(History, "history", errors);
+        }
+
+        errors.Length(SystemPrompt, "system_prompt", 1, 20_000);
+        errors.Range(Temperature, "temperature", 0.0, 2.0);
+        errors.Range(MaxTokens, "max_tokens", 1, 8192);
+        errors.Require(ContextMode is null || ContextModes.Contains(ContextMode), "context_mode", "Must be one of: " + string.Join(", ", ContextModes) + ".");
+        errors.Require(StreamFormat is null || StreamFormats.Contains(StreamFormat), "stream_format", "Must be events or tokens.");
+        errors.Require(DocumentIds is null || DocumentIds.Count <= 20, "document_ids", "At most 20 documents.");
+        errors.Length(EmbeddingModel, "embedding_model", 1, 200);
+        if (RagConfig is not null) ValidateRag(RagConfig, errors);
+        if (AttachmentConfig?.Attachments is { } attachments)
+        {
+            errors.Require(attachments.Count <= 20, "attachment_config.attachments", "At most 20 attachments.");
+            for (var i = 0; i < attachments.Count; i++)
+            {
+                errors.Require(attachments[i].DocumentId is not null, $"attachment_config.attachments[{i}].document_id", "Required.");
+                errors.Range(attachments[i].MaxTokens, $"attachment_config.attachments[{i}].max_tokens", 1, 100_000);
+            }
+        }
+    }
+
+    private static void ValidateTurns(List<ChatTurn> turns, string field, ValidationErrors errors)
+    {
+        for (var i = 0; i < turns.Count; i++)
+        {
+            errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant or system.");
+            errors.Require(!string.IsNullOrEmpty(turns[i].Content), $"{field}[{i}].content", "Must not be empty.");
+        }
+    }
+
+    private static void ValidateRag(RagConfig rag, ValidationErrors errors)
+    {
+        errors.Require(rag.RetrievalStrategy is null || Strategies.Contains(rag.RetrievalStrategy),
+            "rag_config.retrieval_strategy", "Must be merge, sequential or ensemble.");
+        errors.Range(rag.MaxTotalResults, "rag_config.max_total_results", 1, 50);
+        for (var i = 0; i < (rag.Sources?.Count ?? 0); i++)
+        {
+            var source = rag.Sources![i];
+            var at = $"rag_config.sources[{i}]";
+            errors.Require(!string.IsNullOrWhiteSpace(source.Name), at + ".name", "Required.");
+            errors.Range(source.Limit, at + ".limit", 1, 50);
+            errors.Range(source.SimilarityThreshold, at + ".similarity_threshold", -1.0, 1.0);
+            errors.Range(source.Weight, at + ".weight", 0.0, 2.0);
+        }
+    }
+}

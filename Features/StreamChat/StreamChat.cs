@@ -1,0 +1,77 @@
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Streaming;
+using MediatR;
+using Microsoft.Extensions.Options;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>
+/// POST /v1/chat/stream: one chat turn, streamed as Server-Sent Events (default), NDJSON (<c>Accept: application/x-ndjson</c>),
+/// plain tokens (<c>stream_format: tokens</c>), or answered as one JSON body (<c>stream: false</c>).
+/// </summary>
+public sealed class StreamChat : IEndpointModule
+{
+    public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason);
+
+    public sealed record Response(Guid SessionId, ReplyMessage Message, IReadOnlyList<Citation> Sources, UsageReported? Usage, bool Cached);
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy)
+            .MapPost("/stream", Handle)
+            .WithName("StreamChat")
+            .WithSummary("Stream a reply (SSE events session, sources, text…, usage, done; NDJSON; tokens; or one JSON body)")
+            .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType, additionalContentTypes: [EventStream.NdjsonContentType])
+            .Produces<Response>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    private static async Task<IResult> Handle(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
+        IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
+    {
+        var outcome = await mediator.Send(new ChatCommand(body, user), ct);
+        if (outcome.Failure is { } failure) return failure.ToResult();
+        var run = outcome.Value!;
+
+        if (body.Stream == false) return await AnswerWholeAsync(run, ct);
+
+        var heartbeat = TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds);
+        if (body.StreamFormat == "tokens")
+            await EventStream.WriteDataAsync(http, AsTokens(run.Events), heartbeat);
+        else
+            await EventStream.WriteAsync(http, AsStreamEvents(run.Events), EventStream.WantsNdjson(http.Request), heartbeat);
+        return Results.Empty;
+    }
+
+    private static async Task<IResult> AnswerWholeAsync(ChatRun run, CancellationToken ct)
+    {
+        var transcript = await ChatTranscript.CollectAsync(run.Events, ct);
+        if (transcript.Failure is { } failed)
+            return TypedResults.Problem(statusCode: failed.HttpStatus, detail: failed.Message,
+                extensions: new Dictionary<string, object?> { ["code"] = failed.Code, ["session_id"] = run.SessionId });
+        var message = new ReplyMessage(run.MessageId, run.SessionId, "assistant", transcript.Text, run.Model, "complete", transcript.Done.FinishReason);
+        return TypedResults.Ok(new Response(run.SessionId, message, transcript.Sources, transcript.Usage, transcript.Done.Cached));
+    }
+
+    private static async IAsyncEnumerable<StreamEvent> AsStreamEvents(IAsyncEnumerable<ChatEvent> events, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await foreach (var e in events.WithCancellation(ct)) yield return new StreamEvent(e.Type, e);
+    }
+
+    /// <summary><c>data: &lt;token&gt;</c> per text chunk, then <c>data: [DONE]</c>; a failure shows as <c>data: [ERROR] …</c> first.</summary>
+    private static async IAsyncEnumerable<string> AsTokens(IAsyncEnumerable<ChatEvent> events, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await foreach (var e in events.WithCancellation(ct))
+        {
+            switch (e)
+            {
+                case TextDelta text: yield return text.Content; break;
+                case ChatFailed failed: yield return $"[ERROR] {failed.Code}: {failed.Message}"; break;
+            }
+        }
+        yield return "[DONE]";
+    }
+}

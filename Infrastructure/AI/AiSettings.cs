@@ -1,0 +1,22 @@
+namespace ChatSlices.Infrastructure.AI;
+
+public sealed class AiSettings
+{
+    public const string Section = "AI";
+
+    /// <summary>Provider of catalog models that name none: <c>local</c> (offline) or <c>openai</c>.</summary>
+    public string Provider { get; set; } = "local";
+
+    /// <summary>Base URL of the OpenAI-compatible API, including <c>/v1</c> (e.g. <c>http://localhost:11434/v1</c> for Ollama).</summary>
+    public string? Endpoint { get; set; }
+
+    public string? ApiKey { get; set; }
+    public string DefaultModel { get; set; } = "local-chat";
+    public string EmbeddingModel { get; set; } = "local-embed";
+
+    /// <summary>How long the provider may take to send the first token of a reply.</summary>
+    public double FirstTokenTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>How long a whole reply may take.</summary>
+    public double ReplyTimeoutSeconds { get; set; } = 300;
+}

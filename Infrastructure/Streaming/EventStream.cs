@@ -1,0 +1,110 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ChatSlices.Infrastructure.Streaming;
+
+/// <summary>One event of a stream: its type (SSE <c>event:</c>) and its payload, serialized as JSON.</summary>
+public readonly record struct StreamEvent(string Type, object? Data);
+
+/// <summary>
+/// Writes a stream of events to the response as it is produced: Server-Sent Events (with <c>id:</c> and
+/// <c>: ping</c> heartbeats while the producer is quiet) or NDJSON. Flushes after every event; no buffering,
+/// no compression. The producer gets the request's cancellation token, so a client that leaves stops it.
+/// </summary>
+public sealed class EventStream
+{
+    public const string SseContentType = "text/event-stream";
+    public const string NdjsonContentType = "application/x-ndjson";
+
+    private static readonly byte[] Ping = ": ping\n\n"u8.ToArray();
+
+    private readonly HttpResponse _response;
+    private readonly JsonSerializerOptions _json;
+    private readonly bool _ndjson;
+    private long _nextId = 1;
+
+    private EventStream(HttpContext http, bool ndjson)
+    {
+        _response = http.Response;
+        _json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        _ndjson = ndjson;
+    }
+
+    public static bool WantsNdjson(HttpRequest request) =>
+        request.Headers.Accept.Any(a => a?.Contains(NdjsonContentType, StringComparison.OrdinalIgnoreCase) == true);
+
+    /// <summary>Starts the response (status 200 and the streaming headers) and writes every event of <paramref name="events"/>.</summary>
+    public static async Task WriteAsync(HttpContext http, IAsyncEnumerable<StreamEvent> events, bool ndjson, TimeSpan heartbeat)
+    {
+        var stream = new EventStream(http, ndjson);
+        stream.Start(ndjson ? NdjsonContentType : SseContentType);
+        await stream.PumpAsync(events, heartbeat, http.RequestAborted, stream.WriteEventAsync);
+    }
+
+    /// <summary>Plain SSE data lines produced by <paramref name="lines"/>, each a whole SSE message (used by the token and OpenAI formats).</summary>
+    public static async Task WriteDataAsync(HttpContext http, IAsyncEnumerable<string> lines, TimeSpan heartbeat)
+    {
+        var stream = new EventStream(http, ndjson: false);
+        stream.Start(SseContentType);
+        await stream.PumpAsync(lines, heartbeat, http.RequestAborted, stream.WriteDataMessageAsync);
+    }
+
+    private void Start(string contentType)
+    {
+        _response.StatusCode = StatusCodes.Status200OK;
+        _response.ContentType = contentType + "; charset=utf-8";
+        _response.Headers.CacheControl = "no-cache, no-transform";
+        _response.Headers["X-Accel-Buffering"] = "no";
+        _response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Func<T, ValueTask> write)
+    {
+        await _response.StartAsync(ct);
+        await using var enumerator = items.GetAsyncEnumerator(ct);
+        Task? tick = null; // one timer per stream, renewed only when it fires
+        var next = enumerator.MoveNextAsync();
+        while (true)
+        {
+            if (!next.IsCompleted && !_ndjson)
+            {
+                var pending = next.AsTask();
+                while (await Task.WhenAny(pending, tick ??= Task.Delay(heartbeat, ct)) != pending)
+                {
+                    tick = null;
+                    await WriteAndFlushAsync(Ping, ct);
+                }
+                next = new ValueTask<bool>(pending);
+            }
+            if (!await next) break;
+            await write(enumerator.Current);
+            next = enumerator.MoveNextAsync();
+        }
+    }
+
+    private ValueTask WriteEventAsync(StreamEvent item)
+    {
+        var payload = JsonSerializer.Serialize(item.Data, _json);
+        var text = _ndjson
+            ? $"{{\"event\":{JsonSerializer.Serialize(item.Type)},\"data\":{payload}}}\n"
+            : $"id: {_nextId++}\nevent: {item.Type}\ndata: {payload}\n\n";
+        return WriteAndFlushAsync(Encoding.UTF8.GetBytes(text), _response.HttpContext.RequestAborted);
+    }
+
+    /// <summary>A data message; a value with line breaks becomes several <c>data:</c> lines, as the SSE spec asks.</summary>
+    private ValueTask WriteDataMessageAsync(string value)
+    {
+        var text = new StringBuilder();
+        foreach (var line in value.ReplaceLineEndings("\n").Split('\n')) text.Append("data: ").Append(line).Append('\n');
+        text.Append('\n');
+        return WriteAndFlushAsync(Encoding.UTF8.GetBytes(text.ToString()), _response.HttpContext.RequestAborted);
+    }
+
+    private async ValueTask WriteAndFlushAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    {
+        await _response.BodyWriter.WriteAsync(bytes, ct);
+        await _response.BodyWriter.FlushAsync(ct);
+    }
+}

@@ -1,0 +1,96 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ChatSlices.Tests.Support;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace ChatSlices.Tests.Features.StreamChat;
+
+/// <summary>The official OpenAI .NET SDK, pointed at ChatSlices, must work as it does against OpenAI.</summary>
+public class ChatCompletionsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
+{
+    private ChatClient Sdk(string model, string? token = null) => new(model, new ApiKeyCredential(token ?? Tokens.For("sdk-user")), new OpenAIClientOptions
+    {
+        Endpoint = new Uri(api.ServerAddress, "/v1"),
+        Transport = new HttpClientPipelineTransport(new HttpClient()),
+        RetryPolicy = new ClientRetryPolicy(0),
+    });
+
+    [Fact]
+    public async Task OpenAiSdk_NonStreaming_GetsTheTextAndUsage()
+    {
+        api.Upstream.Script = new FakeScript();
+
+        ChatCompletion completion = await Sdk("fake-gpt").CompleteChatAsync([new UserChatMessage("Hi there")]);
+
+        completion.Content[0].Text.Should().Be("Hello from the fake model.");
+        completion.FinishReason.Should().Be(ChatFinishReason.Stop);
+        completion.Usage.InputTokenCount.Should().Be(11);
+        completion.Usage.OutputTokenCount.Should().Be(7);
+        completion.Model.Should().Be("fake-gpt");
+    }
+
+    [Fact]
+    public async Task OpenAiSdk_Streaming_GetsTheTextAndUsage_AndTheTurnIsStored()
+    {
+        api.Upstream.Script = new FakeScript();
+        var text = new StringBuilder();
+        ChatTokenUsage? usage = null;
+        ChatFinishReason? finish = null;
+
+        await foreach (var update in Sdk("fake-gpt").CompleteChatStreamingAsync([new SystemChatMessage("Be nice."), new UserChatMessage("Stream to me")]))
+        {
+            foreach (var part in update.ContentUpdate) text.Append(part.Text);
+            usage ??= update.Usage;
+            finish ??= update.FinishReason;
+        }
+
+        text.ToString().Should().Be("Hello from the fake model.");
+        finish.Should().Be(ChatFinishReason.Stop);
+        usage!.TotalTokenCount.Should().Be(18);
+        api.Upstream.Requests.Last().Body["stream_options"]!["include_usage"]!.GetValue<bool>().Should().BeTrue("usage is asked of the upstream");
+        (await api.ScalarAsync<long>("SELECT count(*) FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id WHERE s.user_id = 'sdk-user' AND m.content = 'Stream to me'"))
+            .Should().Be(1);
+    }
+
+    [Fact]
+    public async Task UnknownModel_IsAnOpenAiShapedError()
+    {
+        var response = await api.SocketClient().PostAsync("/v1/chat/completions",
+            new StringContent("""{"model": "nope", "messages": [{"role": "user", "content": "x"}]}""", Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        error.GetProperty("code").GetString().Should().Be("model_not_found");
+        error.GetProperty("type").GetString().Should().Be("invalid_request_error");
+        error.GetProperty("message").GetString().Should().Contain("nope");
+    }
+
+    [Theory]
+    [InlineData("{\"model\": ", HttpStatusCode.BadRequest)]
+    [InlineData("""{"model": "fake-gpt", "messages": [{"role": "user", "content": "x"}], "temperature": 3}""", HttpStatusCode.UnprocessableEntity)]
+    public async Task BadRequests_AreOpenAiShapedErrors(string body, HttpStatusCode status)
+    {
+        var response = await api.SocketClient().PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(status);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        error.GetProperty("message").GetString().Should().NotBeNullOrWhiteSpace();
+        error.GetProperty("type").GetString().Should().Be("invalid_request_error");
+    }
+
+    [Fact]
+    public async Task InvalidToken_IsAnOpenAiShaped401()
+    {
+        var sdk = Sdk("fake-gpt", token: "not-a-jwt");
+
+        var call = () => sdk.CompleteChatAsync([new UserChatMessage("x")]);
+
+        (await call.Should().ThrowAsync<ClientResultException>()).Which.Status.Should().Be(401);
+        var response = await api.SocketClient("not-a-jwt").PostAsync("/v1/chat/completions", new StringContent("{}", Encoding.UTF8, "application/json"));
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("type").GetString().Should().Be("authentication_error");
+    }
+}

@@ -1,0 +1,157 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ChatSlices.Tests.Support;
+
+/// <summary>What the fake model does with the next requests.</summary>
+public sealed record FakeScript
+{
+    public string[] Chunks { get; init; } = ["Hello", " from", " the", " fake", " model."];
+    public TimeSpan Delay { get; init; } = TimeSpan.Zero;
+    public bool SendUsage { get; init; } = true;
+    public int PromptTokens { get; init; } = 11;
+    public int CompletionTokens { get; init; } = 7;
+
+    /// <summary>Cut the connection after this many chunks.</summary>
+    public int? FailAfterChunks { get; init; }
+
+    /// <summary>Answer with this HTTP status and an OpenAI error body.</summary>
+    public int? Status { get; init; }
+
+    /// <summary>Accept the request and never answer.</summary>
+    public bool Hang { get; init; }
+}
+
+public sealed record FakeRequest(JsonObject Body, long StartedAt)
+{
+    public readonly TaskCompletionSource<long> Aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
+/// An OpenAI-compatible server on loopback (Kestrel, so TCP_NODELAY is on) speaking the real wire protocol:
+/// <c>/v1/chat/completions</c> (streaming chunks with usage, or one completion) and <c>/v1/embeddings</c>.
+/// It records every request and when the caller cancelled it.
+/// </summary>
+public sealed class FakeUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    public FakeScript Script { get; set; } = new();
+    public ConcurrentQueue<FakeRequest> Requests { get; } = new();
+    public string BaseUrl { get; }
+
+    public static long Now => Stopwatch.GetTimestamp();
+
+    /// <summary>Starts listening on a free loopback port.</summary>
+    public FakeUpstream()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.MapPost("/v1/chat/completions", ChatAsync);
+        _app.MapPost("/v1/embeddings", EmbeddingsAsync);
+        _app.StartAsync().GetAwaiter().GetResult();
+        BaseUrl = _app.Urls.First() + "/v1";
+    }
+
+    private async Task ChatAsync(HttpContext http)
+    {
+        var script = Script;
+        var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+        var request = new FakeRequest(body, Now);
+        http.RequestAborted.Register(() => request.Aborted.TrySetResult(Now));
+        Requests.Enqueue(request);
+
+        if (script.Status is { } status)
+        {
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = $"fake failure {status}", type = "server_error", code = (string?)null } });
+            return;
+        }
+        if (script.Hang)
+        {
+            await Task.Delay(Timeout.Infinite, http.RequestAborted).ContinueWith(_ => { });
+            return;
+        }
+
+        var model = body["model"]?.GetValue<string>() ?? "fake";
+        if (body["stream"]?.GetValue<bool>() != true)
+        {
+            await http.Response.WriteAsJsonAsync(new
+            {
+                id = "chatcmpl-fake", @object = "chat.completion", created = 1, model,
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(script.Chunks) }, finish_reason = "stop" } },
+                usage = new { prompt_tokens = script.PromptTokens, completion_tokens = script.CompletionTokens, total_tokens = script.PromptTokens + script.CompletionTokens },
+            });
+            return;
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        var ct = http.RequestAborted;
+        try
+        {
+            for (var i = 0; i < script.Chunks.Length; i++)
+            {
+                if (script.FailAfterChunks == i)
+                {
+                    await Task.Delay(100, ct); // let the chunks already sent be read: a reset discards unread data
+                    http.Abort();
+                    return;
+                }
+                if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, ct);
+                await SendAsync(http, Chunk(model, new { content = script.Chunks[i] }, null), ct);
+            }
+            await SendAsync(http, Chunk(model, new { }, "stop"), ct);
+            var includeUsage = body["stream_options"]?["include_usage"]?.GetValue<bool>() == true;
+            if (script.SendUsage && includeUsage)
+                await SendAsync(http, new
+                {
+                    id = "chatcmpl-fake", @object = "chat.completion.chunk", created = 1, model, choices = Array.Empty<object>(),
+                    usage = new { prompt_tokens = script.PromptTokens, completion_tokens = script.CompletionTokens, total_tokens = script.PromptTokens + script.CompletionTokens },
+                }, ct);
+            await http.Response.WriteAsync("data: [DONE]\n\n", ct);
+            await http.Response.Body.FlushAsync(ct);
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private static object Chunk(string model, object delta, string? finishReason) => new
+    {
+        id = "chatcmpl-fake", @object = "chat.completion.chunk", created = 1, model,
+        choices = new[] { new { index = 0, delta, finish_reason = finishReason } },
+    };
+
+    private static async Task SendAsync(HttpContext http, object chunk, CancellationToken ct)
+    {
+        await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk) + "\n\n", ct);
+        await http.Response.Body.FlushAsync(ct);
+    }
+
+    /// <summary>Deterministic 8-dimensional vectors from the text's characters.</summary>
+    private static async Task EmbeddingsAsync(HttpContext http)
+    {
+        var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+        var inputs = body["input"] is JsonArray array ? array.Select(n => n!.GetValue<string>()).ToList() : [body["input"]!.GetValue<string>()];
+        var data = inputs.Select((text, index) =>
+        {
+            var v = new float[8];
+            foreach (var c in text) v[c % 8] += 1;
+            var norm = MathF.Sqrt(v.Sum(x => x * x));
+            return new { @object = "embedding", index, embedding = v.Select(x => norm == 0 ? 0 : x / norm).ToArray() };
+        });
+        await http.Response.WriteAsJsonAsync(new { @object = "list", data, model = body["model"]?.GetValue<string>(), usage = new { prompt_tokens = 1, total_tokens = 1 } });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
