@@ -42,7 +42,7 @@ builder.Services.AddSingleton<ModelCatalog>();
 builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section);
 builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section);
 builder.Services.AddSingleton<LocalChatClient>();
-builder.Services.AddSingleton<ChatProviders>();
+builder.Services.AddSingleton<ModelProviders>();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();

@@ -33,7 +33,7 @@ public sealed record ChatCommand(ChatRequest Body, ClaimsPrincipal User) : IRequ
 /// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
 /// </summary>
 public sealed class ChatHandler(
-    NpgsqlDataSource db, ModelCatalog catalog, ChatProviders providers,
+    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers,
     IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatHandler> logger)
     : IRequestHandler<ChatCommand, Outcome<ChatRun>>
 {
@@ -147,7 +147,7 @@ public sealed class ChatHandler(
         var stored = false;
         try
         {
-            await using (var updates = providers.For(p.Model).GetStreamingResponseAsync(p.Prompt, p.Options, upstream.Token).GetAsyncEnumerator(upstream.Token))
+            await using (var updates = providers.ChatClient(p.Model).GetStreamingResponseAsync(p.Prompt, p.Options, upstream.Token).GetAsyncEnumerator(upstream.Token))
             {
                 while (true)
                 {

@@ -8,7 +8,7 @@ namespace ChatSlices.Tests.Support;
 
 /// <summary>
 /// The service on a real Kestrel port, with the <c>openai</c> provider pointed at a <see cref="FakeUpstream"/>.
-/// Catalog: <c>fake-gpt</c> (priced), <c>tiny-gpt</c> (a 120-token window) and the local models.
+/// Catalog: <c>fake-gpt</c> (priced), <c>tiny-gpt</c> (a 120-token window), <c>fake-embed</c> and the local models.
 /// </summary>
 public class ChatApiFactory : ApiFactory
 {
@@ -23,6 +23,7 @@ public class ChatApiFactory : ApiFactory
         With("Models:2:Id", "fake-gpt").With("Models:2:Provider", "openai").With("Models:2:ProviderModel", "gpt-fake")
             .With("Models:2:ContextWindow", "16000").With("Models:2:MaxOutputTokens", "4096")
             .With("Models:2:InputPricePerMillion", InputPrice.ToString()).With("Models:2:OutputPricePerMillion", OutputPrice.ToString());
+        With("Models:4:Id", "fake-embed").With("Models:4:Provider", "openai").With("Models:4:Kind", "embedding").With("Models:4:Dimensions", "8");
         With("Models:3:Id", "tiny-gpt").With("Models:3:Provider", "openai").With("Models:3:ContextWindow", "120").With("Models:3:MaxOutputTokens", "20");
     }
 
