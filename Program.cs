@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
@@ -43,6 +43,7 @@ builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section);
 builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section);
 builder.Services.AddSingleton<LocalChatClient>();
 builder.Services.AddSingleton<ModelProviders>();
+builder.Services.AddSingleton<ChatPipeline>();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();

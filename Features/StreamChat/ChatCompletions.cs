@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;
 using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Streaming;
@@ -66,7 +67,7 @@ public sealed class ChatCompletions : IEndpointModule
 
         var body = new ChatRequest(Messages: request.Messages ?? [], SessionId: request.SessionId, AssistantId: request.AssistantId,
             Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens);
-        var outcome = await mediator.Send(new ChatCommand(body, user), ct);
+        var outcome = await mediator.Send(new StreamChat.Command(body, user), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var run = outcome.Value!;
         var id = "chatcmpl-" + run.MessageId.ToString("N");

@@ -1,6 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Streaming;
 using MediatR;
@@ -14,6 +17,18 @@ namespace ChatSlices.Features.StreamChat;
 /// </summary>
 public sealed class StreamChat : IEndpointModule
 {
+    /// <summary>One chat turn from this slice's doors (<c>/v1/chat/stream</c> and <c>/v1/chat/completions</c>).</summary>
+    public sealed record Command(ChatRequest Body, ClaimsPrincipal User) : IRequest<Outcome<ChatRun>>, IValidated
+    {
+        public void Validate(ValidationErrors errors) => Body.Validate(errors);
+    }
+
+    public sealed class Handler(ChatPipeline pipeline) : IRequestHandler<Command, Outcome<ChatRun>>
+    {
+        public Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct) =>
+            pipeline.PrepareAsync(command.Body, command.User, ownSessionOnly: false, ct);
+    }
+
     public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason);
 
     public sealed record Response(Guid SessionId, ReplyMessage Message, IReadOnlyList<Citation> Sources, UsageReported? Usage, bool Cached);
@@ -32,7 +47,7 @@ public sealed class StreamChat : IEndpointModule
     private static async Task<IResult> Handle(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
         IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
     {
-        var outcome = await mediator.Send(new ChatCommand(body, user), ct);
+        var outcome = await mediator.Send(new Command(body, user), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var run = outcome.Value!;
 

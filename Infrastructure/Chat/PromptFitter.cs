@@ -1,7 +1,7 @@
 using ChatSlices.Infrastructure.AI;
 using Microsoft.Extensions.AI;
 
-namespace ChatSlices.Features.StreamChat;
+namespace ChatSlices.Infrastructure.Chat;
 
 /// <summary>Fits system prompt + history + new turn into a token budget by dropping the oldest turns first.</summary>
 public static class PromptFitter

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace ChatSlices.Features.StreamChat;
+namespace ChatSlices.Infrastructure.Chat;
 
 /// <summary>What the chat pipeline produces; every door (SSE, NDJSON, tokens, OpenAI chunks, one JSON body) formats these.</summary>
 public abstract record ChatEvent

@@ -1,6 +1,6 @@
 using ChatSlices.Infrastructure.Mediation;
 
-namespace ChatSlices.Features.StreamChat;
+namespace ChatSlices.Infrastructure.Chat;
 
 public sealed record ChatTurn(string? Role, string? Content);
 

@@ -5,37 +5,22 @@ using System.Text;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
-using ChatSlices.Infrastructure.Mediation;
 using Dapper;
-using MediatR;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace ChatSlices.Features.StreamChat;
-
-public sealed class ChatSettings
-{
-    public const string Section = "Chat";
-    public double HeartbeatSeconds { get; set; } = 15;
-    public int MaxHistoryMessages { get; set; } = 50;
-}
-
-/// <summary>One chat turn, whichever door it came through.</summary>
-public sealed record ChatCommand(ChatRequest Body, ClaimsPrincipal User) : IRequest<Outcome<ChatRun>>, IValidated
-{
-    public void Validate(ValidationErrors errors) => Body.Validate(errors);
-}
+namespace ChatSlices.Infrastructure.Chat;
 
 /// <summary>
-/// The chat pipeline. <see cref="Handle"/> checks everything that can fail before the first byte (session ownership,
-/// model, assistant); the returned <see cref="ChatRun.Events"/> then stores the user turn (overlapping the model call),
+/// The one chat pipeline behind every door (SSE, NDJSON, tokens, OpenAI format, non-streaming turns).
+/// <see cref="PrepareAsync"/> checks everything that can fail before the first byte (session ownership, model,
+/// assistant); the returned <see cref="ChatRun.Events"/> then stores the user turn (overlapping the model call),
 /// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
 /// </summary>
-public sealed class ChatHandler(
+public sealed class ChatPipeline(
     NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers,
-    IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatHandler> logger)
-    : IRequestHandler<ChatCommand, Outcome<ChatRun>>
+    IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatPipeline> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
@@ -44,17 +29,17 @@ public sealed class ChatHandler(
     private sealed record Turn(string Role, string Content);
 
     private sealed record Prepared(
-        Guid SessionId, bool NewSession, string? Title, string? UserId, string? ApplicationId, Guid? AssistantId,
+        Guid SessionId, bool NewSession, string Title, string? UserId, string? ApplicationId, Guid? AssistantId,
         Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, List<ChatMessage> Prompt, ChatOptions Options);
 
     private const string LoadSessionSql = """
         SELECT id, model, assistant_id FROM chat_sessions
-        WHERE id = @SessionId AND (user_id = @UserId OR user_id IS NULL);
+        WHERE id = @SessionId AND (user_id = @UserId OR (@GuestSessions AND user_id IS NULL));
 
         SELECT role, content FROM (
             SELECT role, content, created_at FROM chat_messages
-            WHERE session_id = @SessionId AND status <> 'error'
-              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND (s.user_id = @UserId OR s.user_id IS NULL))
+            WHERE session_id = @SessionId AND status <> 'error' AND role IN ('user', 'assistant')
+              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND (s.user_id = @UserId OR (@GuestSessions AND s.user_id IS NULL)))
             ORDER BY created_at DESC
             LIMIT @MaxHistory
         ) recent ORDER BY created_at;
@@ -70,7 +55,7 @@ public sealed class ChatHandler(
     private const string InsertTurnSql = """
         INSERT INTO chat_messages (id, session_id, role, content, model)
         VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
-        UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
+        UPDATE chat_sessions SET updated_at = now(), title = coalesce(title, @Title) WHERE id = @SessionId;
         """;
 
     private const string InsertReplySql = """
@@ -81,10 +66,10 @@ public sealed class ChatHandler(
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
         """;
 
-    public async Task<Outcome<ChatRun>> Handle(ChatCommand command, CancellationToken ct)
+    /// <param name="ownSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
+    public async Task<Outcome<ChatRun>> PrepareAsync(ChatRequest body, ClaimsPrincipal user, bool ownSessionOnly, CancellationToken ct)
     {
-        var body = command.Body;
-        var userId = command.User.UserId();
+        var userId = user.UserId();
 
         if (body.AssistantId is not null) return Failure.NotFound("Assistant"); // assistants arrive with their own slice
         if (body.EmbeddingModel is not null && catalog.Find(body.EmbeddingModel, ModelKind.Embedding) is null)
@@ -96,7 +81,7 @@ public sealed class ChatHandler(
         {
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var results = await conn.QueryMultipleAsync(new CommandDefinition(LoadSessionSql,
-                new { SessionId = sessionId, UserId = userId, MaxHistory = chat.Value.MaxHistoryMessages }, cancellationToken: ct));
+                new { SessionId = sessionId, UserId = userId, GuestSessions = !ownSessionOnly, MaxHistory = chat.Value.MaxHistoryMessages }, cancellationToken: ct));
             session = await results.ReadSingleOrDefaultAsync<SessionRow>();
             if (session is null) return Failure.NotFound("Session");
             history.AddRange(await results.ReadAsync<Turn>());
@@ -114,9 +99,9 @@ public sealed class ChatHandler(
         var prepared = new Prepared(
             SessionId: session?.Id ?? Guid.CreateVersion7(),
             NewSession: session is null,
-            Title: session is null ? TitleFrom(body.UserTurn) : null,
+            Title: TitleFrom(body.UserTurn),
             UserId: userId,
-            ApplicationId: command.User.ApplicationId(),
+            ApplicationId: user.ApplicationId(),
             AssistantId: session?.AssistantId,
             UserMessageId: Guid.CreateVersion7(),
             MessageId: Guid.CreateVersion7(),
