@@ -9,6 +9,7 @@ public static class DatabaseSetup
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
         SqlMapper.AddTypeHandler(new VectorTypeHandler());
+        SqlMapper.AddTypeHandler(new JsonElementTypeHandler());
 
         // Resolved lazily so that configuration overrides (tests, environment) are seen.
         services.AddSingleton(sp =>

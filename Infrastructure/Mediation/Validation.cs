@@ -37,6 +37,12 @@ public sealed class ValidationErrors
         if (value is { } v && (v.CompareTo(min) < 0 || v.CompareTo(max) > 0)) Add(field, $"Must be between {min} and {max}.");
     }
 
+    /// <summary>Query values arrive as text so that a bad one is a 422 naming the field, not a bare 400.</summary>
+    public void WholeNumber(string? raw, string field)
+    {
+        if (raw is not null && QueryText.Integer(raw) is null) Add(field, "Must be a whole number.");
+    }
+
     public IDictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
 }
 
@@ -47,4 +53,10 @@ public sealed class RequestValidationException(IDictionary<string, string[]> err
     public IDictionary<string, string[]> Errors { get; } = errors;
 
     public static RequestValidationException For(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] });
+}
+
+public static class QueryText
+{
+    public static int? Integer(string? raw) =>
+        int.TryParse(raw, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 }

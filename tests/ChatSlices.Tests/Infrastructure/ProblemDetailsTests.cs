@@ -33,11 +33,12 @@ public class ProblemDetailsTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task UnparsableQueryValue_Is400Problem()
+    public async Task UnparsableQueryValue_Is422WithTheFieldNamed()
     {
         var response = await api.AdminClient().GetAsync("/v1/admin/users?limit=lots");
 
-        await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        var problem = await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+        problem.GetProperty("errors").GetProperty("limit").EnumerateArray().Should().NotBeEmpty();
     }
 
     [Fact]

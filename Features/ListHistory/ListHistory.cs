@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace ChatSlices.Features.ListHistory;
+
+/// <summary>
+/// GET /v1/chat/history: the caller's sessions, newest <c>updated_at</c> first (best match first with <c>q</c>),
+/// filtered and paged, with the exact total and, unless asked not to, their messages — all in one query.
+/// </summary>
+public sealed class ListHistory : IEndpointModule
+{
+    public sealed record Query(
+        string UserId, string? RawPage, string? RawPageSize, string? RawStartDate, string? RawEndDate, string? Model,
+        string? RawAssistantId, bool IncludeArchived, string? Q, bool IncludeMessages) : IRequest<Response>, IValidated
+    {
+        public Guid? AssistantId => Guid.TryParse(RawAssistantId, out var id) ? id : null;
+        public int Page => QueryText.Integer(RawPage) ?? 1;
+        public int PageSize => QueryText.Integer(RawPageSize) ?? 10;
+        public DateTime? StartDate => ParseDate(RawStartDate, endOfDay: false);
+        public DateTime? EndDate => ParseDate(RawEndDate, endOfDay: true);
+        public string? Search => string.IsNullOrWhiteSpace(Q) ? null : Q.Trim();
+
+        public void Validate(ValidationErrors errors)
+        {
+            errors.WholeNumber(RawPage, "page");
+            errors.WholeNumber(RawPageSize, "page_size");
+            errors.Require(Page >= 1, "page", "Must be 1 or more.");
+            errors.Range<int>(PageSize, "page_size", 1, 100);
+            errors.Require(RawStartDate is null || StartDate is not null, "start_date", "Must be an ISO 8601 date or date-time.");
+            errors.Require(RawEndDate is null || EndDate is not null, "end_date", "Must be an ISO 8601 date or date-time.");
+            if (StartDate is { } start && EndDate is { } end) errors.Require(start <= end, "end_date", "Must not be before start_date.");
+            errors.Require(RawAssistantId is null || AssistantId is not null, "assistant_id", "Must be a UUID.");
+            errors.Length(Q, "q", 0, 500);
+        }
+
+        /// <summary>A date alone covers its whole UTC day: as an end it means up to the end of that day.</summary>
+        private static DateTime? ParseDate(string? raw, bool endOfDay)
+        {
+            if (raw is null) return null;
+            if (DateOnly.TryParseExact(raw, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+                return day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc).AddDays(endOfDay ? 1 : 0).AddTicks(endOfDay ? -1 : 0);
+            return DateTimeOffset.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at.UtcDateTime : null;
+        }
+    }
+
+    public sealed record Session(
+        Guid Id, string? UserId, string? ApplicationId, Guid? AssistantId, string Model, string? Title, bool Archived,
+        long MessageCount, DateTime CreatedAt, DateTime UpdatedAt)
+    {
+        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        public JsonElement? Messages { get; init; }
+    }
+
+    public sealed record Response(long Total, int Page, int PageSize, IReadOnlyList<Session> Sessions);
+
+    private sealed record Row(
+        long Total, Guid? Id, string? UserId, string? ApplicationId, Guid? AssistantId, string? Model, string? Title, bool? Archived,
+        long? MessageCount, DateTime? CreatedAt, DateTime? UpdatedAt, string? Messages);
+
+    // One statement: the matches, their count, the page, and each page session's messages as JSON.
+    // The count row is joined to the page so that a page beyond the end still reports the total.
+    private const string Sql = """
+        WITH q AS (
+            SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query
+        ), matched AS (
+            SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(
+                       ts_rank(s.search, q.query),
+                       coalesce((SELECT max(ts_rank(m.search, q.query)) FROM chat_messages m
+                                 WHERE m.session_id = s.id AND m.search @@ q.query), 0)) END AS rank
+            FROM chat_sessions s, q
+            WHERE s.user_id = @UserId
+              AND (@IncludeArchived OR s.archived_at IS NULL)
+              AND (@StartDate::timestamptz IS NULL OR s.created_at >= @StartDate)
+              AND (@EndDate::timestamptz IS NULL OR s.created_at <= @EndDate)
+              AND (@Model::text IS NULL OR s.model = @Model)
+              AND (@AssistantId::uuid IS NULL OR s.assistant_id = @AssistantId)
+              AND (q.query IS NULL OR s.search @@ q.query
+                   OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.search @@ q.query))
+        ), page AS (
+            SELECT * FROM matched ORDER BY rank DESC, updated_at DESC, id DESC OFFSET @Offset LIMIT @PageSize
+        )
+        SELECT t.total, p.id, p.user_id, p.application_id, p.assistant_id, p.model, p.title,
+               p.archived_at IS NOT NULL AS archived,
+               (SELECT count(*) FROM chat_messages c WHERE c.session_id = p.id) AS message_count,
+               p.created_at, p.updated_at,
+               CASE WHEN @IncludeMessages AND p.id IS NOT NULL THEN (
+                   SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'id', m.id, 'session_id', m.session_id, 'role', m.role, 'content', m.content, 'model', m.model,
+                       'status', m.status, 'prompt_tokens', m.prompt_tokens, 'completion_tokens', m.completion_tokens,
+                       'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                       ORDER BY m.created_at), '[]'::jsonb)::text
+                   FROM chat_messages m WHERE m.session_id = p.id) END AS messages
+        FROM (SELECT count(*) AS total FROM matched) t
+        LEFT JOIN page p ON true
+        ORDER BY p.rank DESC, p.updated_at DESC, p.id DESC
+        """;
+
+    public sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Response>
+    {
+        public async Task<Response> Handle(Query query, CancellationToken ct)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            var rows = (await conn.QueryAsync<Row>(new CommandDefinition(Sql, new
+            {
+                query.UserId, query.IncludeArchived, query.StartDate, query.EndDate, query.Model, query.AssistantId,
+                query.Search, query.IncludeMessages, Offset = (long)(query.Page - 1) * query.PageSize, query.PageSize,
+            }, cancellationToken: ct))).AsList();
+            var sessions = rows.Where(r => r.Id is not null).Select(r => new Session(
+                r.Id!.Value, r.UserId, r.ApplicationId, r.AssistantId, r.Model!, r.Title, r.Archived!.Value, r.MessageCount!.Value,
+                r.CreatedAt!.Value, r.UpdatedAt!.Value)
+            {
+                Messages = r.Messages is null ? null : JsonDocument.Parse(r.Messages).RootElement.Clone(),
+            }).ToList();
+            return new Response(rows[0].Total, query.Page, query.PageSize, sessions);
+        }
+    }
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/chat/history").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy)
+            .MapGet("", Endpoint)
+            .WithName("ListHistory")
+            .WithSummary("The caller's sessions: filtered, searched (q: titles and message text), paged, newest first")
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    private static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, CancellationToken ct,
+        [FromQuery] string? page = null, [FromQuery(Name = "page_size")] string? pageSize = null,
+        [FromQuery(Name = "start_date")] string? startDate = null, [FromQuery(Name = "end_date")] string? endDate = null,
+        [FromQuery] string? model = null, [FromQuery(Name = "assistant_id")] string? assistantId = null,
+        [FromQuery(Name = "include_archived")] bool includeArchived = false, [FromQuery] string? q = null,
+        [FromQuery(Name = "include_messages")] bool includeMessages = true) =>
+        TypedResults.Ok(await mediator.Send(new Query(user.RequiredUserId(), page, pageSize, startDate, endDate, model,
+            assistantId, includeArchived, q, includeMessages), ct));
+}

@@ -1,0 +1,59 @@
+using System.Security.Claims;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Features.Sessions;
+
+/// <summary>POST /v1/chat/sessions: an empty session; its title comes from the first turn when none is given.</summary>
+public static class CreateSession
+{
+    public sealed record Request(string? Title, Guid? AssistantId, string? Model);
+
+    public sealed record Command(Request Body, string UserId, string? ApplicationId) : IRequest<Outcome<SessionView>>, IValidated
+    {
+        public void Validate(ValidationErrors errors) => errors.Length(Body.Title, "title", 1, 200);
+    }
+
+    private const string Sql = $"""
+        WITH s AS (
+            INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
+            VALUES (@Id, @UserId, @ApplicationId, @AssistantId, @Model, @Title)
+            RETURNING *
+        )
+        SELECT {SessionViews.SessionColumns} FROM s
+        """;
+
+    public sealed class Handler(NpgsqlDataSource db, ModelCatalog catalog, IOptions<AiSettings> ai) : IRequestHandler<Command, Outcome<SessionView>>
+    {
+        public async Task<Outcome<SessionView>> Handle(Command command, CancellationToken ct)
+        {
+            var body = command.Body;
+            if (body.AssistantId is not null) return Failure.NotFound("Assistant");
+            var model = body.Model ?? ai.Value.DefaultModel;
+            if (catalog.Find(model, ModelKind.Chat) is null)
+                return Failure.BadRequest($"Unknown model '{model}'. GET /v1/models lists the chat models.", "model_not_found");
+
+            await using var conn = await db.OpenConnectionAsync(ct);
+            var session = await conn.QuerySingleAsync<SessionView>(new CommandDefinition(Sql, new
+            {
+                Id = Guid.CreateVersion7(), command.UserId, command.ApplicationId, body.AssistantId, Model = model, Title = body.Title?.Trim(),
+            }, cancellationToken: ct));
+            return session with { Messages = [] };
+        }
+    }
+
+    public static async Task<Results<Created<SessionView>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    {
+        var outcome = await mediator.Send(new Command(body, user.RequiredUserId(), user.ApplicationId()), ct);
+        return outcome.Failure is { } failure
+            ? (ProblemHttpResult)failure.ToResult()
+            : TypedResults.Created($"/v1/chat/sessions/{outcome.Value!.Id}", outcome.Value);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Security.Claims;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Npgsql;
+
+namespace ChatSlices.Features.SwitchModel;
+
+/// <summary>
+/// POST /v1/chat/switch-model: later turns of the session use another model. History is kept; the switch is
+/// recorded as a system message in the session (shown to clients, never sent to a model).
+/// </summary>
+public sealed class SwitchModel : IEndpointModule
+{
+    public sealed record Request(Guid? SessionId, string? Model);
+
+    public sealed record Command(Guid? SessionId, string? Model, string UserId) : IRequest<Outcome<Response>>, IValidated
+    {
+        public void Validate(ValidationErrors errors)
+        {
+            errors.Require(SessionId is not null, "session_id", "Required.");
+            errors.Require(!string.IsNullOrWhiteSpace(Model), "model", "Required.");
+        }
+    }
+
+    public sealed record Message(string Role, string Content, string? Model, DateTime CreatedAt);
+
+    public sealed record Response(Guid SessionId, string Model, string? Title, IReadOnlyList<Message> Messages);
+
+    private sealed record Switched(string Previous, string? Title);
+
+    private const string Sql = """
+        WITH previous AS (
+            SELECT id, model FROM chat_sessions WHERE id = @SessionId AND user_id = @UserId FOR UPDATE
+        ), updated AS (
+            UPDATE chat_sessions s SET model = @Model, updated_at = now()
+            FROM previous WHERE s.id = previous.id
+            RETURNING previous.model AS previous, s.title
+        ), recorded AS (
+            INSERT INTO chat_messages (id, session_id, role, content, model)
+            SELECT @EventId, @SessionId, 'system', 'Model switched from ' || previous || ' to ' || @Model || '.', @Model
+            FROM updated WHERE previous <> @Model
+        )
+        SELECT previous, title FROM updated;
+
+        SELECT m.role, m.content, m.model, m.created_at FROM chat_messages m
+        WHERE m.session_id = @SessionId AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND s.user_id = @UserId)
+        ORDER BY m.created_at;
+        """;
+
+    public sealed class Handler(NpgsqlDataSource db, ModelCatalog catalog) : IRequestHandler<Command, Outcome<Response>>
+    {
+        public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
+        {
+            if (catalog.Find(command.Model, ModelKind.Chat) is null)
+                return Failure.BadRequest($"Unknown model '{command.Model}'. GET /v1/models lists the chat models.", "model_not_found");
+
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql,
+                new { command.SessionId, command.UserId, command.Model, EventId = Guid.CreateVersion7() }, cancellationToken: ct));
+            var switched = await results.ReadSingleOrDefaultAsync<Switched>();
+            var messages = (await results.ReadAsync<Message>()).AsList();
+            if (switched is null) return Failure.NotFound("Session");
+            return new Response(command.SessionId!.Value, command.Model!, switched.Title, messages);
+        }
+    }
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/chat/switch-model").WithTags("Chat").RequireAuthorization(AuthSetup.UserPolicy)
+            .MapPost("", Endpoint)
+            .WithName("SwitchModel")
+            .WithSummary("Use another model for the session's next turns, keeping its history")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    {
+        var outcome = await mediator.Send(new Command(body.SessionId, body.Model, user.RequiredUserId()), ct);
+        return outcome.Failure is { } failure ? (ProblemHttpResult)failure.ToResult() : TypedResults.Ok(outcome.Value!);
+    }
+}

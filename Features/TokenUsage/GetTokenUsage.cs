@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Security.Claims;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace ChatSlices.Features.TokenUsage;
+
+/// <summary>
+/// GET /v1/tokens/usage?start_date&amp;end_date: the caller's tokens and cost from their stored replies: totals,
+/// per model, and per UTC day (days without use omitted). Dates are inclusive UTC days; by default the last 30 days.
+/// </summary>
+public sealed class GetTokenUsage : IEndpointModule
+{
+    public const int DefaultDays = 30;
+
+    public sealed record Query(string UserId, string? RawStartDate, string? RawEndDate, DateOnly Today) : IRequest<Response>, IValidated
+    {
+        public DateOnly EndDate => ParseDay(RawEndDate) ?? Today;
+        public DateOnly StartDate => ParseDay(RawStartDate) ?? EndDate.AddDays(1 - DefaultDays);
+
+        public void Validate(ValidationErrors errors)
+        {
+            errors.Require(RawStartDate is null || ParseDay(RawStartDate) is not null, "start_date", "Must be a date (YYYY-MM-DD).");
+            errors.Require(RawEndDate is null || ParseDay(RawEndDate) is not null, "end_date", "Must be a date (YYYY-MM-DD).");
+            errors.Require(StartDate <= EndDate, "end_date", "Must not be before start_date.");
+            errors.Require(EndDate.DayNumber - StartDate.DayNumber < 3660, "start_date", "The range may span at most ten years.");
+        }
+
+        private static DateOnly? ParseDay(string? raw) =>
+            DateOnly.TryParseExact(raw, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
+    }
+
+    public sealed record ModelUsage(string Model, long PromptTokens, long CompletionTokens, decimal Cost);
+
+    public sealed record DayUsage(DateOnly Date, long PromptTokens, long CompletionTokens, long TotalTokens, decimal Cost, long Messages);
+
+    public sealed record Response(DateOnly StartDate, DateOnly EndDate, long PromptTokens, long CompletionTokens, long TotalTokens, decimal Cost,
+        IReadOnlyList<ModelUsage> ByModel, IReadOnlyList<DayUsage> Daily);
+
+
+    // One pass over the caller's replies, three groupings: the total, per model, per UTC day.
+    private const string Sql = """
+        SELECT GROUPING(m.model) = 0 AS by_model_flag, GROUPING((m.created_at AT TIME ZONE 'UTC')::date) = 0 AS by_day_flag,
+               m.model, (m.created_at AT TIME ZONE 'UTC')::date::timestamp AS day,
+               coalesce(sum(m.prompt_tokens), 0)::bigint AS prompt_tokens, coalesce(sum(m.completion_tokens), 0)::bigint AS completion_tokens,
+               coalesce(sum(m.cost), 0) AS cost, count(*) AS messages
+        FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
+        WHERE s.user_id = @UserId AND m.role = 'assistant'
+          AND m.created_at >= @From AND m.created_at < @Until
+        GROUP BY GROUPING SETS ((), (m.model), ((m.created_at AT TIME ZONE 'UTC')::date))
+        """;
+
+    public sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Response>
+    {
+        private sealed record Grouped(bool ByModelFlag, bool ByDayFlag, string? Model, DateTime? Day, long PromptTokens, long CompletionTokens, decimal Cost, long Messages);
+
+        public async Task<Response> Handle(Query query, CancellationToken ct)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            var rows = (await conn.QueryAsync<Grouped>(new CommandDefinition(Sql, new
+            {
+                query.UserId,
+                From = query.StartDate.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
+                Until = query.EndDate.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
+            }, cancellationToken: ct))).AsList();
+
+            var total = rows.Single(r => !r.ByModelFlag && !r.ByDayFlag);
+            return new Response(query.StartDate, query.EndDate, total.PromptTokens, total.CompletionTokens,
+                total.PromptTokens + total.CompletionTokens, total.Cost,
+                rows.Where(r => r.ByModelFlag).OrderByDescending(r => r.Cost).ThenBy(r => r.Model)
+                    .Select(r => new ModelUsage(r.Model!, r.PromptTokens, r.CompletionTokens, r.Cost)).ToList(),
+                rows.Where(r => r.ByDayFlag).OrderBy(r => r.Day)
+                    .Select(r => new DayUsage(DateOnly.FromDateTime(r.Day!.Value), r.PromptTokens, r.CompletionTokens,
+                        r.PromptTokens + r.CompletionTokens, r.Cost, r.Messages)).ToList());
+        }
+    }
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/tokens").WithTags("Usage").RequireAuthorization(AuthSetup.UserPolicy)
+            .MapGet("/usage", Endpoint)
+            .WithName("GetTokenUsage")
+            .WithSummary("The caller's token use and cost: totals, per model and per UTC day")
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    private static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, TimeProvider clock, CancellationToken ct,
+        [FromQuery(Name = "start_date")] string? startDate = null, [FromQuery(Name = "end_date")] string? endDate = null) =>
+        TypedResults.Ok(await mediator.Send(new Query(user.RequiredUserId(), startDate, endDate, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime)), ct));
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dapper;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.Chat;
+
+/// <summary>A stored message as API.md shows it.</summary>
+public sealed record MessageView(
+    Guid Id, Guid SessionId, string Role, string Content, string? Model, string Status,
+    int? PromptTokens, int? CompletionTokens, decimal? Cost, JsonElement Sources, DateTime CreatedAt);
+
+/// <summary>A session as API.md shows it; <see cref="Messages"/> only where the route includes them.</summary>
+public sealed record SessionView(
+    Guid Id, string? UserId, string? ApplicationId, Guid? AssistantId, string Model, string? Title, bool Archived,
+    long MessageCount, DateTime CreatedAt, DateTime UpdatedAt)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<MessageView>? Messages { get; init; }
+}
+
+/// <summary>Reads sessions and messages for the slices that show them. Ownership is part of every query.</summary>
+public static class SessionViews
+{
+    public const string SessionColumns = """
+        s.id, s.user_id, s.application_id, s.assistant_id, s.model, s.title, s.archived_at IS NOT NULL AS archived,
+        (SELECT count(*) FROM chat_messages c WHERE c.session_id = s.id) AS message_count, s.created_at, s.updated_at
+        """;
+
+    public const string MessageColumns = """
+        m.id, m.session_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at
+        """;
+
+    /// <summary>Sessions the caller may see: their own, and with <c>@GuestSessions</c> a guest session by its id.</summary>
+    public const string Visible = "(s.user_id = @UserId OR (@GuestSessions AND s.user_id IS NULL))";
+
+    private const string LoadSql = $"""
+        SELECT {SessionColumns} FROM chat_sessions s WHERE s.id = @SessionId AND {Visible};
+        SELECT {MessageColumns} FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
+        WHERE m.session_id = @SessionId AND @WithMessages AND {Visible}
+        ORDER BY m.created_at;
+        """;
+
+    /// <summary>The session (with its messages when asked), in one round trip; null when it is not visible to the caller.</summary>
+    public static async Task<SessionView?> LoadAsync(NpgsqlConnection conn, Guid sessionId, string? userId, bool guestSessions, bool withMessages, CancellationToken ct)
+    {
+        await using var results = await conn.QueryMultipleAsync(new CommandDefinition(LoadSql,
+            new { SessionId = sessionId, UserId = userId, GuestSessions = guestSessions, WithMessages = withMessages }, cancellationToken: ct));
+        var session = await results.ReadSingleOrDefaultAsync<SessionView>();
+        var messages = (await results.ReadAsync<MessageView>()).AsList();
+        return session is null ? null : withMessages ? session with { Messages = messages } : session;
+    }
+}
