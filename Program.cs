@@ -4,12 +4,14 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Database;
+using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Health;
 using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
+using ChatSlices.Infrastructure.Retrieval;
 using Microsoft.Extensions.Options;
 
 if (args is ["token", .. var tokenArgs])
@@ -44,6 +46,10 @@ builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Secti
 builder.Services.AddSingleton<LocalChatClient>();
 builder.Services.AddSingleton<ModelProviders>();
 builder.Services.AddSingleton<ChatPipeline>();
+builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
+builder.Services.AddSingleton<PdfText>();
+builder.Services.AddSingleton<DocumentIngestion>();
+builder.Services.AddSingleton<Retriever>();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();
@@ -56,6 +62,7 @@ if (app.Services.GetRequiredService<IOptions<AuthSettings>>().Value.Problem(app.
     throw new InvalidOperationException("Refusing to start: " + authProblem);
 
 await app.Services.GetRequiredService<Migrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+await app.Services.GetRequiredService<VectorIndexes>().EnsureAsync(app.Lifetime.ApplicationStopping);
 
 if (app.Configuration["Http:PathBase"] is { Length: > 0 } pathBase)
     app.UsePathBase(pathBase);

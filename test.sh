@@ -9,7 +9,8 @@
 #    `export` lines are evaluated here (ConnectionStrings__Postgres).
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
 #    $CHROMIUM_PATH when that is set).
-# 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
+# 3. Debian `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF fixtures (Support/TestPdf.cs).
+# 4. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
 # Exits with dotnet test's exit code.
 set -euo pipefail
 
@@ -38,7 +39,18 @@ if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
   [[ -x /usr/bin/chromium ]] || die "chromium is missing after install"
 fi
 
-# --- 3. Tests.
+# --- 3. qpdf (Debian's), only if missing: tests encrypt PDF fixtures with it. apt-get update only
+#        when installing.
+if [[ ! -x /usr/bin/qpdf ]]; then
+  if [[ "$(id -u)" -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+  log "installing Debian qpdf (encrypted PDF fixtures)"
+  $SUDO apt-get update -qq >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends qpdf >&2
+  [[ -x /usr/bin/qpdf ]] || die "qpdf is missing after install"
+fi
+
+# --- 4. Tests.
 export DOTNET_NOLOGO="${DOTNET_NOLOGO:-1}"
 export DOTNET_CLI_TELEMETRY_OPTOUT="${DOTNET_CLI_TELEMETRY_OPTOUT:-1}"
 mkdir -p "$RESULTS_DIR"

@@ -13,7 +13,7 @@ public sealed record SessionStarted(Guid SessionId, Guid MessageId, Guid UserMes
     [JsonIgnore] public override string Type => "session";
 }
 
-public sealed record Citation(Guid DocumentId, string Title, int Page, Guid ChunkId, double Score, string Snippet, string Source);
+public sealed record Citation(Guid DocumentId, string Title, int Page, Guid? ChunkId, double Score, string Snippet, string Source);
 
 public sealed record SourcesFound(IReadOnlyList<Citation> Sources) : ChatEvent
 {

@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text;
+using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Retrieval;
 using Dapper;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -19,7 +21,7 @@ namespace ChatSlices.Infrastructure.Chat;
 /// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
 /// </summary>
 public sealed class ChatPipeline(
-    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers,
+    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever,
     IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatPipeline> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
@@ -30,7 +32,8 @@ public sealed class ChatPipeline(
 
     private sealed record Prepared(
         Guid SessionId, bool NewSession, string Title, string? UserId, string? ApplicationId, Guid? AssistantId,
-        Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, List<ChatMessage> Prompt, ChatOptions Options);
+        Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, string? SystemPrompt, List<Turn> History,
+        RetrievalRequest? Retrieval, int PromptBudget, ChatOptions Options);
 
     private const string LoadSessionSql = """
         SELECT id, model, assistant_id FROM chat_sessions
@@ -60,9 +63,9 @@ public sealed class ChatPipeline(
 
     private const string InsertReplySql = """
         INSERT INTO chat_messages (id, session_id, role, content, model, status, error, finish_reason,
-                                   prompt_tokens, completion_tokens, cost, usage_estimated)
+                                   prompt_tokens, completion_tokens, cost, usage_estimated, sources)
         VALUES (@MessageId, @SessionId, 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
-                @PromptTokens, @CompletionTokens, @Cost, @Estimated);
+                @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb);
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
         """;
 
@@ -72,8 +75,9 @@ public sealed class ChatPipeline(
         var userId = user.UserId();
 
         if (body.AssistantId is not null) return Failure.NotFound("Assistant"); // assistants arrive with their own slice
-        if (body.EmbeddingModel is not null && catalog.Find(body.EmbeddingModel, ModelKind.Embedding) is null)
-            return Failure.BadRequest($"Unknown embedding model '{body.EmbeddingModel}'. GET /v1/models lists them.", "model_not_found");
+        var embeddingModelId = body.EmbeddingModel ?? ai.Value.EmbeddingModel;
+        if (catalog.Find(embeddingModelId, ModelKind.Embedding) is not { } embeddingModel)
+            return Failure.BadRequest($"Unknown embedding model '{embeddingModelId}'. GET /v1/models lists them.", "model_not_found");
 
         SessionRow? session = null;
         var history = new List<Turn>();
@@ -95,9 +99,16 @@ public sealed class ChatPipeline(
         var earlier = body.EarlierTurns.Select(t => new Turn(t.Role!, t.Content!)).ToList();
         if (earlier.Count > 0) history = earlier;
 
+        var sessionIdToUse = session?.Id ?? Guid.CreateVersion7();
+        var referenced = (body.AttachmentConfig?.Attachments ?? []).Select(a => a.DocumentId!.Value).Concat(body.DocumentIds ?? []).Distinct().ToArray();
+        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, sessionIdToUse, session?.AssistantId, ct))
+            return Failure.NotFound("Document");
+
         var maxTokens = Math.Min(body.MaxTokens ?? 1024, model.MaxOutputTokens);
+        var promptBudget = model.ContextWindow - maxTokens;
+        var mode = body.ContextMode ?? "rag";
         var prepared = new Prepared(
-            SessionId: session?.Id ?? Guid.CreateVersion7(),
+            SessionId: sessionIdToUse,
             NewSession: session is null,
             Title: TitleFrom(body.UserTurn),
             UserId: userId,
@@ -107,7 +118,11 @@ public sealed class ChatPipeline(
             MessageId: Guid.CreateVersion7(),
             Model: model,
             UserTurn: body.UserTurn,
-            Prompt: PromptFitter.Fit(body.EffectiveSystemPrompt, history.Select(t => (t.Role, t.Content)), body.UserTurn, model.ContextWindow - maxTokens),
+            SystemPrompt: body.EffectiveSystemPrompt,
+            History: history,
+            Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, session?.AssistantId, mode, body.RagConfig,
+                body.AttachmentConfig, body.DocumentIds, embeddingModel, body.UserTurn, promptBudget / 2),
+            PromptBudget: promptBudget,
             Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? 0.7), MaxOutputTokens = maxTokens });
 
         return new ChatRun(prepared.SessionId, prepared.MessageId, model.Id, prepared.AssistantId, RunAsync(prepared));
@@ -116,10 +131,27 @@ public sealed class ChatPipeline(
     private async IAsyncEnumerable<ChatEvent> RunAsync(Prepared p, [EnumeratorCancellation] CancellationToken ct = default)
     {
         yield return new SessionStarted(p.SessionId, p.MessageId, p.UserMessageId, p.Model.Id, p.AssistantId);
-        yield return new SourcesFound([]);
 
         var settings = ai.Value;
         var userTurn = StoreUserTurnAsync(p);
+        ChatFailed? failure = null;
+        IReadOnlyList<Passage> passages = [];
+        if (p.Retrieval is not null && !p.NewSession)
+        {
+            try
+            {
+                passages = await retriever.RetrieveAsync(p.Retrieval, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                logger.LogError(e, "Retrieval failed");
+                failure = RetrievalFailed;
+            }
+        }
+        var citations = passages.Select(passage => Cite(passage, p.UserTurn)).ToList();
+        yield return new SourcesFound(citations);
+        var prompt = PromptFitter.Fit(WithContext(p.SystemPrompt, passages), p.History.Select(t => (t.Role, t.Content)), p.UserTurn, p.PromptBudget);
+
         using var upstream = CancellationTokenSource.CreateLinkedTokenSource(ct);
         upstream.CancelAfter(TimeSpan.FromSeconds(settings.FirstTokenTimeoutSeconds));
         var started = Stopwatch.GetTimestamp();
@@ -127,14 +159,13 @@ public sealed class ChatPipeline(
         var reply = new StringBuilder();
         UsageDetails? usage = null;
         string? finishReason = null;
-        ChatFailed? failure = null;
         var firstText = true;
         var stored = false;
         try
         {
-            await using (var updates = providers.ChatClient(p.Model).GetStreamingResponseAsync(p.Prompt, p.Options, upstream.Token).GetAsyncEnumerator(upstream.Token))
+            await using (var updates = providers.ChatClient(p.Model).GetStreamingResponseAsync(prompt, p.Options, upstream.Token).GetAsyncEnumerator(upstream.Token))
             {
-                while (true)
+                while (failure is null)
                 {
                     bool more;
                     try
@@ -165,10 +196,10 @@ public sealed class ChatPipeline(
             }
 
             failure ??= await UserTurnFailedAsync(userTurn);
-            var (promptTokens, completionTokens, estimated) = Count(p, reply, usage);
+            var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
             var cost = p.Model.Cost(promptTokens, completionTokens);
             if (failure is null || failure.Code != StorageFailed.Code)
-                await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated);
+                await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations);
             stored = true;
 
             if (failure is not null)
@@ -185,9 +216,9 @@ public sealed class ChatPipeline(
             // The client went away (or the writer failed): keep what was said, marked as interrupted.
             if (!stored && await UserTurnFailedAsync(userTurn) is null)
             {
-                var (promptTokens, completionTokens, estimated) = Count(p, reply, usage);
+                var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
                 await StoreReplyAsync(p, reply, "interrupted", null, finishReason, promptTokens, completionTokens,
-                    p.Model.Cost(promptTokens, completionTokens), estimated);
+                    p.Model.Cost(promptTokens, completionTokens), estimated, citations);
             }
         }
     }
@@ -225,12 +256,45 @@ public sealed class ChatPipeline(
     }
 
     private Task StoreReplyAsync(Prepared p, StringBuilder reply, string status, string? error, string? finishReason,
-        int promptTokens, int completionTokens, decimal cost, bool estimated) =>
+        int promptTokens, int completionTokens, decimal cost, bool estimated, List<Citation> citations) =>
         ExecuteDetachedAsync(InsertReplySql, new
         {
             p.MessageId, p.SessionId, Content = reply.ToString(), Model = p.Model.Id, Status = status, Error = error,
             FinishReason = finishReason, PromptTokens = promptTokens, CompletionTokens = completionTokens, Cost = cost, Estimated = estimated,
+            Sources = JsonSerializer.Serialize(citations, StoredJson),
         });
+
+    private static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static readonly ChatFailed RetrievalFailed = new("retrieval_failed", "The documents could not be searched; retry later.")
+    {
+        HttpStatus = StatusCodes.Status503ServiceUnavailable,
+    };
+
+    private static Citation Cite(Passage passage, string question) => new(passage.DocumentId, passage.Title, passage.Page, passage.ChunkId,
+        passage.Score, Snippets.Best(passage.Content, question, 240), passage.Source);
+
+    /// <summary>The system prompt followed by the numbered passages the model may cite as [n].</summary>
+    private static string? WithContext(string? systemPrompt, IReadOnlyList<Passage> passages)
+    {
+        if (passages.Count == 0) return systemPrompt;
+        var text = new StringBuilder(systemPrompt);
+        if (text.Length > 0) text.Append("\n\n");
+        text.Append("Answer from the numbered context passages below when they are relevant, and cite them as [n].\n");
+        for (var i = 0; i < passages.Count; i++)
+            text.Append('[').Append(i + 1).Append("] (").Append(passages[i].Title).Append(", page ").Append(passages[i].Page).Append(") ")
+                .Append(string.Join(' ', passages[i].Content.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))).Append('\n');
+        return text.ToString();
+    }
+
+    private async Task<bool> DocumentsVisibleAsync(Guid[] ids, Guid sessionId, Guid? assistantId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var visible = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM documents WHERE id = ANY(@Ids) AND (session_id = @SessionId OR assistant_id = @AssistantId)",
+            new { Ids = ids, SessionId = sessionId, AssistantId = assistantId }, cancellationToken: ct));
+        return visible == ids.Length;
+    }
 
     /// <summary>Writes that must land even when the client has gone: not tied to the request, bounded by a timeout.</summary>
     private async Task ExecuteDetachedAsync(string sql, object parameters)
@@ -240,10 +304,10 @@ public sealed class ChatPipeline(
         await conn.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: timeout.Token));
     }
 
-    private static (int Prompt, int Completion, bool Estimated) Count(Prepared p, StringBuilder reply, UsageDetails? usage) =>
+    private static (int Prompt, int Completion, bool Estimated) Count(List<ChatMessage> prompt, StringBuilder reply, UsageDetails? usage) =>
         usage is { InputTokenCount: { } input, OutputTokenCount: { } output }
             ? ((int)input, (int)output, false)
-            : (p.Prompt.Sum(m => TokenEstimator.CountMessage(m.Text)), TokenEstimator.Count(reply.ToString()), true);
+            : (prompt.Sum(m => TokenEstimator.CountMessage(m.Text)), TokenEstimator.Count(reply.ToString()), true);
 
     private static string TitleFrom(string userTurn)
     {

@@ -5,6 +5,8 @@ namespace ChatSlices.Infrastructure.Database;
 
 public static class DatabaseSetup
 {
+    private const string SessionSettings = "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100";
+
     public static IServiceCollection AddDatabase(this IServiceCollection services)
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -18,9 +20,15 @@ public static class DatabaseSetup
             if (string.IsNullOrWhiteSpace(connectionString))
                 throw new InvalidOperationException(
                     "ConnectionStrings:Postgres is not set (environment variable ConnectionStrings__Postgres). ./run.sh sets it for the local cluster.");
-            return new NpgsqlDataSourceBuilder(connectionString) { Name = "chatslices" }.Build();
+            var builder = new NpgsqlDataSourceBuilder(connectionString) { Name = "chatslices" };
+            // Filtered vector searches keep scanning the HNSW graph until they have k matches (pgvector 0.8).
+            builder.UsePhysicalConnectionInitializer(
+                conn => { using var cmd = new NpgsqlCommand(SessionSettings, conn); cmd.ExecuteNonQuery(); },
+                async conn => { await using var cmd = new NpgsqlCommand(SessionSettings, conn); await cmd.ExecuteNonQueryAsync(); });
+            return builder.Build();
         });
         services.AddSingleton<Migrator>();
+        services.AddSingleton<VectorIndexes>();
         return services;
     }
 }

@@ -26,17 +26,31 @@ public sealed record FakeScript
 
     /// <summary>Accept the request and never answer.</summary>
     public bool Hang { get; init; }
+
+    /// <summary>
+    /// <paramref name="count"/> numbered chunks <c>"c0 "</c>, <c>"c1 "</c>, … each sent <paramref name="delay"/> after the
+    /// previous one (the first too), so a client can check that none was lost or reordered.
+    /// </summary>
+    public static FakeScript Numbered(int count, TimeSpan delay) => new()
+    {
+        Chunks = Enumerable.Range(0, count).Select(i => $"c{i} ").ToArray(),
+        Delay = delay,
+        CompletionTokens = count,
+    };
 }
 
 public sealed record FakeRequest(JsonObject Body, long StartedAt)
 {
     public readonly TaskCompletionSource<long> Aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>When each content chunk of a streamed reply was written (<see cref="FakeUpstream.Now"/> ticks), in order.</summary>
+    public ConcurrentQueue<long> ChunksWrittenAt { get; } = new();
 }
 
 /// <summary>
 /// An OpenAI-compatible server on loopback (Kestrel, so TCP_NODELAY is on) speaking the real wire protocol:
 /// <c>/v1/chat/completions</c> (streaming chunks with usage, or one completion) and <c>/v1/embeddings</c>.
-/// It records every request and when the caller cancelled it.
+/// It records every request, when each streamed chunk was written and when the caller cancelled it.
 /// </summary>
 public sealed class FakeUpstream : IAsyncDisposable
 {
@@ -49,10 +63,15 @@ public sealed class FakeUpstream : IAsyncDisposable
     public static long Now => Stopwatch.GetTimestamp();
 
     /// <summary>Starts listening on a free loopback port.</summary>
-    public FakeUpstream()
+    public FakeUpstream() : this(0)
+    {
+    }
+
+    /// <summary>Starts listening on loopback <paramref name="port"/> (0: a free one).</summary>
+    public FakeUpstream(int port)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", ChatAsync);
@@ -106,6 +125,7 @@ public sealed class FakeUpstream : IAsyncDisposable
                     return;
                 }
                 if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, ct);
+                request.ChunksWrittenAt.Enqueue(Now);
                 await SendAsync(http, Chunk(model, new { content = script.Chunks[i] }, null), ct);
             }
             await SendAsync(http, Chunk(model, new { }, "stop"), ct);

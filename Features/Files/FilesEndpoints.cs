@@ -1,0 +1,22 @@
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Endpoints;
+
+namespace ChatSlices.Features.Files;
+
+/// <summary>The routes of API.md "Files" other than the upload.</summary>
+public sealed class FilesEndpoints : IEndpointModule
+{
+    /// <summary>A document the caller may see: one of their own sessions' files.</summary>
+    public const string Visible = "EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = d.session_id AND s.user_id = @UserId)";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
+            .MapGet("/{id:guid}/files", ListSessionFiles.Endpoint).WithName("ListSessionFiles").WithSummary("The session's files (without their text)");
+
+        var files = app.MapGroup("/v1/files").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy);
+        files.MapGet("/{id:guid}", GetFile.Endpoint).WithName("GetFile").WithSummary("A file with its extracted text");
+        files.MapGet("/{id:guid}/content", GetFileContent.Endpoint).WithName("GetFileContent").WithSummary("The original PDF");
+        files.MapDelete("/{id:guid}", DeleteFile.Endpoint).WithName("DeleteFile").WithSummary("Delete a file and its chunks");
+    }
+}

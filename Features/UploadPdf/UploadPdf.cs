@@ -1,0 +1,100 @@
+using System.Security.Claims;
+using System.Text.Json;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Documents;
+using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using Dapper;
+using MediatR;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Features.UploadPdf;
+
+/// <summary>
+/// POST /v1/chat/sessions/{id}/upload (multipart <c>file</c>, optional <c>metadata</c> JSON object for retrieval
+/// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context.
+/// </summary>
+public sealed class UploadPdf : IEndpointModule
+{
+    public sealed record Command(Guid SessionId, string UserId, string FileName, byte[] Bytes, string? RawMetadata)
+        : IRequest<Outcome<(FileView File, bool Created)>>, IValidated
+    {
+        public JsonElement? Metadata => RawMetadata is null ? null : JsonDocument.Parse(RawMetadata).RootElement;
+
+        public void Validate(ValidationErrors errors)
+        {
+            errors.Require(Bytes.Length > 0, "file", "The file is empty.");
+            errors.Length(FileName, "file", 1, 255);
+            if (RawMetadata is null) return;
+            try
+            {
+                errors.Require(JsonDocument.Parse(RawMetadata).RootElement.ValueKind == JsonValueKind.Object, "metadata", "Must be a JSON object.");
+            }
+            catch (JsonException)
+            {
+                errors.Add("metadata", "Must be a JSON object.");
+            }
+            errors.Length(RawMetadata, "metadata", 2, 4096);
+        }
+    }
+
+    public sealed record Response(FileView File, string Message);
+
+    private const string OwnsSessionSql = "SELECT EXISTS (SELECT 1 FROM chat_sessions WHERE id = @SessionId AND user_id = @UserId)";
+
+    public sealed class Handler(NpgsqlDataSource db, DocumentIngestion ingestion) : IRequestHandler<Command, Outcome<(FileView File, bool Created)>>
+    {
+        public async Task<Outcome<(FileView File, bool Created)>> Handle(Command command, CancellationToken ct)
+        {
+            await using (var conn = await db.OpenConnectionAsync(ct))
+                if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition(OwnsSessionSql, command, cancellationToken: ct)))
+                    return Failure.NotFound("Session");
+            return await ingestion.IngestAsync(new DocumentOwner(command.SessionId, null), command.UserId,
+                Path.GetFileName(command.FileName), command.Bytes, command.Metadata, ct);
+        }
+    }
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
+            .MapPost("/{id:guid}/upload", Endpoint)
+            .WithName("UploadPdf")
+            .WithSummary("Upload a PDF (≤ 10 MB, checked by content) as context for the session")
+            .DisableAntiforgery()
+            .Accepts<IFormFile>("multipart/form-data")
+            .Produces<Response>(StatusCodes.Status201Created)
+            .Produces<Response>(StatusCodes.Status200OK)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    private static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
+        IOptions<UploadSettings> settings, CancellationToken ct)
+    {
+        var maxBytes = settings.Value.MaxPdfBytes;
+        var tooLarge = new Failure(StatusCodes.Status413PayloadTooLarge, $"The file is larger than {maxBytes / (1024 * 1024)} MB.", "file_too_large");
+        // Refuse by the announced length at once, and cap what is read, so an oversized upload is never buffered whole.
+        if (http.Request.ContentLength > maxBytes + 64 * 1024) return tooLarge.ToResult();
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes + 64 * 1024;
+        if (!http.Request.HasFormContentType)
+            return new Failure(StatusCodes.Status415UnsupportedMediaType, "Send the PDF as multipart/form-data in a field named file.").ToResult();
+
+        var form = await http.Request.ReadFormAsync(ct);
+        if (form.Files.GetFile("file") is not { } file) throw RequestValidationException.For("file", "Required: a multipart field named file.");
+        if (file.Length > maxBytes) return tooLarge.ToResult();
+        var bytes = new byte[file.Length];
+        await using (var stream = file.OpenReadStream()) await stream.ReadExactlyAsync(bytes, ct);
+        if (!PdfText.LooksLikePdf(bytes))
+            return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
+
+        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, bytes, form["metadata"].FirstOrDefault()), ct);
+        if (outcome.Failure is { } failure) return failure.ToResult();
+        var (stored, created) = outcome.Value;
+        return created
+            ? TypedResults.Created($"/v1/files/{stored.Id}", new Response(stored, "File uploaded successfully"))
+            : TypedResults.Ok(new Response(stored, "File already uploaded"));
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text.RegularExpressions;
+using ChatSlices.Infrastructure.AI;
+
+namespace ChatSlices.Infrastructure.Documents;
+
+public sealed record ChunkDraft(int Ordinal, int PageFrom, int PageTo, string Content);
+
+/// <summary>
+/// Page-aware chunks of about <c>targetTokens</c>, cut at sentence ends (preferably paragraph ends), each starting
+/// with the last sentences of the previous one (about <c>overlap</c> of a chunk). A chunk that runs over a page break
+/// records both pages.
+/// </summary>
+public static partial class Chunker
+{
+    private sealed record Sentence(int Page, string Text, bool EndsParagraph, int Tokens);
+
+    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap)
+    {
+        var sentences = Sentences(pages, targetTokens).ToList();
+        var chunks = new List<ChunkDraft>();
+        var current = new List<Sentence>();
+        var tokens = 0;
+        var overlapTokens = (int)(targetTokens * overlap);
+
+        void Emit()
+        {
+            chunks.Add(new ChunkDraft(chunks.Count, current.Min(s => s.Page), current.Max(s => s.Page), string.Join(" ", current.Select(s => s.Text))));
+            var carried = new List<Sentence>();
+            var carriedTokens = 0;
+            for (var i = current.Count - 1; i > 0 && carriedTokens + current[i].Tokens <= overlapTokens; i--)
+            {
+                carried.Insert(0, current[i]);
+                carriedTokens += current[i].Tokens;
+            }
+            current = carried;
+            tokens = carriedTokens;
+        }
+
+        var fresh = 0; // sentences added since the last emit: a chunk of only carried-over text is never emitted
+        foreach (var sentence in sentences)
+        {
+            if (fresh > 0 && tokens + sentence.Tokens > targetTokens) { Emit(); fresh = 0; }
+            current.Add(sentence);
+            tokens += sentence.Tokens;
+            fresh++;
+            if (sentence.EndsParagraph && tokens >= targetTokens * 0.75) { Emit(); fresh = 0; }
+        }
+        if (fresh > 0) Emit();
+        return chunks;
+    }
+
+    private static IEnumerable<Sentence> Sentences(IReadOnlyList<string> pages, int targetTokens)
+    {
+        for (var p = 0; p < pages.Count; p++)
+        {
+            foreach (var paragraph in ParagraphBreak().Split(pages[p]))
+            {
+                var flat = Whitespace().Replace(paragraph, " ").Trim();
+                if (flat.Length == 0) continue;
+                var parts = SentenceEnd().Split(flat).SelectMany(s => Pieces(s, targetTokens)).ToList();
+                for (var i = 0; i < parts.Count; i++)
+                    yield return new Sentence(p + 1, parts[i], i == parts.Count - 1, TokenEstimator.Count(parts[i]) + 1);
+            }
+        }
+    }
+
+    /// <summary>A "sentence" longer than a chunk (a table, a run-on line) is cut by words.</summary>
+    private static IEnumerable<string> Pieces(string sentence, int targetTokens)
+    {
+        if (TokenEstimator.Count(sentence) <= targetTokens) { yield return sentence; yield break; }
+        var words = sentence.Split(' ');
+        var piece = new List<string>();
+        var length = 0;
+        foreach (var word in words)
+        {
+            if (length + word.Length > targetTokens * 4 && piece.Count > 0) { yield return string.Join(' ', piece); piece.Clear(); length = 0; }
+            piece.Add(word);
+            length += word.Length + 1;
+        }
+        if (piece.Count > 0) yield return string.Join(' ', piece);
+    }
+
+    [GeneratedRegex(@"\n[ \t]*\n")]
+    private static partial Regex ParagraphBreak();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"(?<=[.!?])\s+(?=[\p{Lu}\p{N}""'(\[])")]
+    private static partial Regex SentenceEnd();
+}

@@ -1,0 +1,172 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Database;
+using ChatSlices.Infrastructure.Errors;
+using Dapper;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.Documents;
+
+/// <summary>Who a document belongs to: a session or an assistant's knowledge.</summary>
+public sealed record DocumentOwner(Guid? SessionId, Guid? AssistantId);
+
+/// <summary>A stored file as API.md shows it; <see cref="ExtractedText"/> only where the route includes it.</summary>
+public sealed record FileView(
+    Guid Id, string Filename, long FileSize, string MimeType, JsonElement Metadata, DateTime CreatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExtractedText);
+
+/// <summary>
+/// PDF in, searchable knowledge out: text per page (poppler), page-aware chunks, embeddings in batches, all stored in
+/// one transaction. The same bytes for the same owner (by sha256) give back the stored file.
+/// </summary>
+public sealed class DocumentIngestion(
+    NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers,
+    IOptions<AiSettings> ai, IOptions<UploadSettings> uploads)
+{
+    private const int EmbeddingBatch = 64;
+
+    private const string BaseColumns = "d.id, d.filename, d.file_size, d.mime_type, d.metadata, d.created_at";
+
+    /// <summary>A file without its text (lists).</summary>
+    public const string FileColumns = BaseColumns + ", NULL::text AS extracted_text";
+
+    /// <summary>A file with its text, pages joined by blank lines.</summary>
+    public const string FileWithTextColumns = BaseColumns + """
+        , (SELECT string_agg(p.text, E'\n\n' ORDER BY p.page) FROM document_pages p WHERE p.document_id = d.id) AS extracted_text
+        """;
+
+    private const string FindSql = $"""
+        SELECT {FileWithTextColumns} FROM documents d
+        WHERE d.sha256 = @Sha256 AND (d.session_id = @SessionId OR d.assistant_id = @AssistantId)
+        """;
+
+    private const string InsertDocumentSql = """
+        INSERT INTO documents (id, session_id, assistant_id, uploaded_by, filename, mime_type, file_size, sha256, content, page_count, metadata)
+        VALUES (@Id, @SessionId, @AssistantId, @UploadedBy, @Filename, 'application/pdf', @FileSize, @Sha256, @Content, @PageCount, @Metadata::jsonb);
+        INSERT INTO document_pages (document_id, page, text)
+        SELECT @Id, p.page, p.text FROM unnest(@Pages::text[]) WITH ORDINALITY AS p(text, page);
+        """;
+
+    private const string InsertChunksSql = """
+        INSERT INTO chunks (id, document_id, session_id, assistant_id, embedding_model, ordinal, page_from, page_to, content, embedding, metadata)
+        SELECT c.id, @DocumentId, @SessionId, @AssistantId, @Model, c.ordinal, c.page_from, c.page_to, c.content, c.embedding::vector, @Metadata::jsonb
+        FROM unnest(@Ids::uuid[], @Ordinals::int[], @PagesFrom::int[], @PagesTo::int[], @Contents::text[], @Embeddings::text[])
+             AS c(id, ordinal, page_from, page_to, content, embedding)
+        """;
+
+    private const string MissingChunksSql = """
+        SELECT EXISTS (SELECT 1 FROM documents d WHERE d.session_id = @SessionId OR d.assistant_id = @AssistantId);
+        SELECT d.id, d.session_id, d.assistant_id, d.metadata->'custom' AS metadata,
+               array(SELECT p.text FROM document_pages p WHERE p.document_id = d.id ORDER BY p.page) AS pages
+        FROM documents d
+        WHERE (d.session_id = @SessionId OR d.assistant_id = @AssistantId)
+          AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id AND c.embedding_model = @Model)
+        """;
+
+    public ModelSpec DefaultEmbeddingModel =>
+        catalog.Find(ai.Value.EmbeddingModel, ModelKind.Embedding)
+        ?? throw new InvalidOperationException($"AI:EmbeddingModel '{ai.Value.EmbeddingModel}' is not an embedding model of the catalog.");
+
+    /// <returns>The file, and whether it was created (false: the same bytes were already there).</returns>
+    public async Task<Outcome<(FileView File, bool Created)>> IngestAsync(
+        DocumentOwner owner, string? uploadedBy, string filename, byte[] bytes, JsonElement? userMetadata, CancellationToken ct)
+    {
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (await FindAsync(owner, sha256, ct) is { } existing) return (existing, false);
+
+        var extracted = await pdfText.ExtractAsync(bytes, ct);
+        if (extracted.Failure is { } failure) return failure;
+        var pdf = extracted.Value!;
+        var model = DefaultEmbeddingModel;
+        var chunks = Chunker.Split(pdf.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
+        var embeddings = await EmbedAsync(model, chunks, ct);
+
+        var id = Guid.CreateVersion7();
+        var metadata = new Dictionary<string, object?>
+        {
+            ["page_count"] = pdf.Pages.Count, ["title"] = pdf.Title, ["author"] = pdf.Author, ["sha256"] = sha256,
+            ["chunk_count"] = chunks.Count, ["embedding_model"] = model.Id, ["custom"] = userMetadata,
+        };
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        try
+        {
+            await conn.ExecuteAsync(new CommandDefinition(InsertDocumentSql, new
+            {
+                Id = id, owner.SessionId, owner.AssistantId, UploadedBy = uploadedBy, Filename = filename, FileSize = (long)bytes.Length,
+                Sha256 = sha256, Content = bytes, PageCount = pdf.Pages.Count, Metadata = JsonSerializer.Serialize(metadata), Pages = pdf.Pages.ToArray(),
+            }, tx, cancellationToken: ct));
+            await InsertChunksAsync(conn, tx, id, owner, model, chunks, embeddings, userMetadata, ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // The same file arrived twice at once: the other upload won.
+            await tx.RollbackAsync(CancellationToken.None);
+            return ((await FindAsync(owner, sha256, ct))!, false);
+        }
+        return ((await FindAsync(owner, sha256, ct))!, true);
+    }
+
+    /// <summary>
+    /// Chunks and embeds, with <paramref name="model"/>, the owner's documents that have no chunks of that model yet.
+    /// </summary>
+    /// <returns>Whether the owner has any document at all (nothing to search otherwise).</returns>
+    public async Task<bool> EnsureChunksAsync(DocumentOwner owner, ModelSpec model, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        List<(Guid Id, Guid? SessionId, Guid? AssistantId, string? Metadata, string[] Pages)> missing;
+        await using (var results = await conn.QueryMultipleAsync(new CommandDefinition(MissingChunksSql,
+            new { owner.SessionId, owner.AssistantId, Model = model.Id }, cancellationToken: ct)))
+        {
+            if (!await results.ReadSingleAsync<bool>()) return false;
+            missing = (await results.ReadAsync<(Guid, Guid?, Guid?, string?, string[])>()).AsList();
+        }
+        foreach (var document in missing)
+        {
+            var chunks = Chunker.Split(document.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
+            var embeddings = await EmbedAsync(model, chunks, ct);
+            var metadata = document.Metadata is null ? (JsonElement?)null : JsonDocument.Parse(document.Metadata).RootElement;
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            await InsertChunksAsync(conn, tx, document.Id, new DocumentOwner(document.SessionId, document.AssistantId), model, chunks, embeddings, metadata, ct);
+            await tx.CommitAsync(ct);
+        }
+        return true;
+    }
+
+    private async Task<FileView?> FindAsync(DocumentOwner owner, string sha256, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await conn.QuerySingleOrDefaultAsync<FileView>(new CommandDefinition(FindSql, new { Sha256 = sha256, owner.SessionId, owner.AssistantId }, cancellationToken: ct));
+    }
+
+    private async Task<List<string>> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)
+    {
+        var embedder = providers.Embedder(model);
+        var vectors = new List<string>(chunks.Count);
+        foreach (var batch in chunks.Chunk(EmbeddingBatch))
+        {
+            var generated = await embedder.GenerateAsync(batch.Select(c => c.Content), cancellationToken: ct);
+            vectors.AddRange(generated.Select(e => VectorText.Format(e.Vector.Span)));
+        }
+        return vectors;
+    }
+
+    private static Task InsertChunksAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid documentId, DocumentOwner owner, ModelSpec model,
+        List<ChunkDraft> chunks, List<string> embeddings, JsonElement? metadata, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(InsertChunksSql, new
+        {
+            DocumentId = documentId, owner.SessionId, owner.AssistantId, Model = model.Id,
+            Ids = chunks.Select(_ => Guid.CreateVersion7()).ToArray(),
+            Ordinals = chunks.Select(c => c.Ordinal).ToArray(),
+            PagesFrom = chunks.Select(c => c.PageFrom).ToArray(),
+            PagesTo = chunks.Select(c => c.PageTo).ToArray(),
+            Contents = chunks.Select(c => c.Content).ToArray(),
+            Embeddings = embeddings.ToArray(),
+            Metadata = metadata?.GetRawText() ?? "{}",
+        }, tx, cancellationToken: ct));
+}

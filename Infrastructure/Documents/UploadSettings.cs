@@ -1,0 +1,14 @@
+namespace ChatSlices.Infrastructure.Documents;
+
+public sealed class UploadSettings
+{
+    public const string Section = "Uploads";
+
+    public long MaxPdfBytes { get; set; } = 10 * 1024 * 1024;
+    public int MaxPages { get; set; } = 500;
+    public double ExtractionTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Chunk size in (estimated) tokens, and the share of a chunk repeated at the start of the next.</summary>
+    public int ChunkTokens { get; set; } = 400;
+    public double ChunkOverlap { get; set; } = 0.15;
+}

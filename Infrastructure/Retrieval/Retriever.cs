@@ -1,0 +1,232 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Infrastructure.Database;
+using ChatSlices.Infrastructure.Documents;
+using Dapper;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.Retrieval;
+
+/// <summary>A passage of context with what the client needs to cite it.</summary>
+public sealed record Passage(Guid DocumentId, string Title, int Page, Guid? ChunkId, double Score, string Content, string Source);
+
+/// <summary>What to retrieve for one turn.</summary>
+public sealed record RetrievalRequest(
+    Guid SessionId, Guid? AssistantId, string Mode, RagConfig? Rag, AttachmentConfig? Attachments, IReadOnlyList<Guid>? DocumentIds,
+    ModelSpec EmbeddingModel, string Question, int TokenBudget);
+
+/// <summary>
+/// Context for a chat turn, per <c>context_mode</c>: <c>rag</c> (vector search over the session's and the
+/// assistant's documents, per <c>rag_config</c> source and strategy), <c>attachment</c> (the listed documents, whole or
+/// their best excerpts), <c>document</c> (whole documents), <c>hybrid</c> (attachments, then rag) or <c>none</c>.
+/// Every search is one SQL round trip per source.
+/// </summary>
+public sealed partial class Retriever(NpgsqlDataSource db, ModelProviders providers, DocumentIngestion ingestion)
+{
+    private const int RrfK = 60;
+
+    private sealed record Row(Guid ChunkId, Guid DocumentId, string Title, string Content, int Page, double Score);
+
+    private sealed record PageRow(Guid DocumentId, string Title, int Page, string Text);
+
+    public async Task<IReadOnlyList<Passage>> RetrieveAsync(RetrievalRequest request, CancellationToken ct)
+    {
+        var passages = new List<Passage>();
+        if (request.Mode is "attachment" or "hybrid") passages.AddRange(await AttachmentsAsync(request, ct));
+        if (request.Mode == "document") passages.AddRange(await WholeDocumentsAsync(request, request.DocumentIds ?? [], null, "document", ct));
+        if (request.Mode is "rag" or "hybrid")
+            passages.AddRange((await RagAsync(request, ct)).Where(p => passages.All(q => q.ChunkId != p.ChunkId || p.ChunkId is null)));
+        return WithinBudget(passages, request.TokenBudget);
+    }
+
+    private static List<Passage> WithinBudget(IEnumerable<Passage> passages, int budget)
+    {
+        var kept = new List<Passage>();
+        var used = 0;
+        foreach (var passage in passages)
+        {
+            var tokens = TokenEstimator.CountMessage(passage.Content);
+            if (used + tokens > budget) break;
+            kept.Add(passage);
+            used += tokens;
+        }
+        return kept;
+    }
+
+    private async Task<IEnumerable<Passage>> RagAsync(RetrievalRequest request, CancellationToken ct)
+    {
+        var rag = request.Rag ?? new RagConfig(null, null, null);
+        var sources = rag.Sources is { Count: > 0 }
+            ? rag.Sources
+            : request.AssistantId is null ? [new RagSource("session", null, null, null, null, null)]
+                : [new RagSource("session", null, null, null, null, null), new RagSource("assistant", null, null, null, null, null)];
+        var max = rag.MaxTotalResults ?? 10;
+        var strategy = rag.RetrievalStrategy ?? "merge";
+
+        if (!await ingestion.EnsureChunksAsync(new DocumentOwner(request.SessionId, request.AssistantId), request.EmbeddingModel, ct)) return [];
+        var embedding = (await providers.Embedder(request.EmbeddingModel).GenerateAsync([request.Question], cancellationToken: ct))[0];
+        var query = VectorText.Format(embedding.Vector.Span);
+
+        if (strategy == "sequential")
+        {
+            var found = new List<Passage>();
+            foreach (var source in sources)
+            {
+                if (found.Count >= max) break;
+                var hits = await VectorSearchAsync(request, source, query, ct);
+                found.AddRange(hits.Where(h => found.All(f => f.ChunkId != h.ChunkId)).Take(max - found.Count));
+            }
+            return found;
+        }
+
+        var perSource = await Task.WhenAll(sources.Select(source => strategy == "ensemble"
+            ? EnsembleAsync(request, source, query, ct)
+            : VectorSearchAsync(request, source, query, ct)));
+        return perSource.SelectMany(hits => hits)
+            .GroupBy(p => p.ChunkId)
+            .Select(g => g.MaxBy(p => p.Score)!)
+            .OrderByDescending(p => p.Score)
+            .Take(max);
+    }
+
+    private async Task<List<Passage>> VectorSearchAsync(RetrievalRequest request, RagSource source, string query, CancellationToken ct)
+    {
+        var (rows, _) = await SearchAsync(request, source, query, withText: false, ct);
+        var weight = source.Weight ?? 1;
+        return rows.Select(r => ToPassage(r, r.Score * weight, source.Name!)).ToList();
+    }
+
+    /// <summary>Reciprocal-rank fusion of the vector ranking and the full-text ranking of one source.</summary>
+    private async Task<List<Passage>> EnsembleAsync(RetrievalRequest request, RagSource source, string query, CancellationToken ct)
+    {
+        var (vector, text) = await SearchAsync(request, source, query, withText: true, ct);
+        var weight = source.Weight ?? 1;
+        var fused = new Dictionary<Guid, (Row Row, double Score)>();
+        foreach (var ranking in new[] { vector, text })
+            for (var rank = 0; rank < ranking.Count; rank++)
+            {
+                var row = ranking[rank];
+                var score = fused.TryGetValue(row.ChunkId, out var seen) ? seen.Score : 0;
+                fused[row.ChunkId] = (seen.Row ?? row, score + 1.0 / (RrfK + rank + 1));
+            }
+        return fused.Values.OrderByDescending(f => f.Score).Take(source.Limit ?? 5)
+            .Select(f => ToPassage(f.Row, f.Score * weight, source.Name!)).ToList();
+    }
+
+    private static Passage ToPassage(Row row, double score, string source) =>
+        new(row.DocumentId, row.Title, row.Page, row.ChunkId, Math.Round(score, 6), row.Content, source);
+
+    /// <summary>One round trip: the nearest chunks (and, for ensemble, the best full-text matches) of one source.</summary>
+    private async Task<(List<Row> Vector, List<Row> Text)> SearchAsync(RetrievalRequest request, RagSource source, string query, bool withText, CancellationToken ct)
+    {
+        var dimensions = request.EmbeddingModel.Dimensions ?? throw new InvalidOperationException($"Embedding model '{request.EmbeddingModel.Id}' has no Dimensions.");
+        var scope = source.Name switch
+        {
+            "session" => "c.session_id = @SessionId",
+            "assistant" => "c.assistant_id = @AssistantId",
+            _ => "(c.session_id = @SessionId OR c.assistant_id = @AssistantId) AND c.metadata @> jsonb_build_object('collection', @Collection::text)",
+        };
+        // A chunk that runs over pages is cited by the page that matches the question best.
+        const string rowColumns = """
+            h.chunk_id, h.document_id, coalesce(d.metadata->>'title', d.filename) AS title, h.content,
+            CASE WHEN h.page_from = h.page_to OR @Words = '' THEN h.page_from ELSE coalesce((
+                SELECT p.page FROM document_pages p
+                WHERE p.document_id = h.document_id AND p.page BETWEEN h.page_from AND h.page_to
+                ORDER BY ts_rank(to_tsvector('simple', p.text), to_tsquery('simple', @Words)) DESC, p.page
+                LIMIT 1), h.page_from) END AS page
+            """;
+        // The cast's dimension is a number from the catalog: type modifiers cannot be parameters.
+        var vectorSql = $"""
+            WITH hits AS MATERIALIZED (
+                SELECT c.id AS chunk_id, c.document_id, c.page_from, c.page_to, c.content,
+                       c.embedding::vector({dimensions}) <=> @Query::vector({dimensions}) AS distance
+                FROM chunks c
+                WHERE c.embedding_model = @Model AND {scope} AND c.metadata @> @Filters::jsonb
+                ORDER BY c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})
+                LIMIT @Limit
+            )
+            SELECT {rowColumns}, 1 - h.distance AS score
+            FROM hits h JOIN documents d ON d.id = h.document_id
+            WHERE 1 - h.distance >= @Threshold
+            ORDER BY h.distance;
+            """;
+        var textSql = $"""
+            WITH hits AS (
+                SELECT c.id AS chunk_id, c.document_id, c.page_from, c.page_to, c.content, ts_rank(c.search, q.query) AS rank
+                FROM chunks c, to_tsquery('simple', @Words) q(query)
+                WHERE c.embedding_model = @Model AND {scope} AND c.metadata @> @Filters::jsonb AND c.search @@ q.query
+                ORDER BY rank DESC
+                LIMIT @Limit
+            )
+            SELECT {rowColumns}, h.rank AS score FROM hits h JOIN documents d ON d.id = h.document_id ORDER BY h.rank DESC;
+            """;
+        var words = Words(request.Question);
+        var args = new
+        {
+            request.SessionId, request.AssistantId, Collection = source.Name, Model = request.EmbeddingModel.Id, Query = query,
+            Filters = JsonSerializer.Serialize(source.MetadataFilters ?? []), Limit = source.Limit ?? 5,
+            Threshold = source.SimilarityThreshold ?? 0.0, Words = words,
+        };
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var sql = withText && words.Length > 0 ? vectorSql + textSql : vectorSql;
+        await using var results = await conn.QueryMultipleAsync(new CommandDefinition(sql, args, cancellationToken: ct));
+        var vector = (await results.ReadAsync<Row>()).AsList();
+        var text = withText && words.Length > 0 ? (await results.ReadAsync<Row>()).AsList() : [];
+        return (vector, text);
+    }
+
+    /// <summary>The question's words OR-ed into a tsquery; only letters and digits, so the text is safe to parse.</summary>
+    private static string Words(string question) =>
+        string.Join(" | ", WordPattern().Matches(question.ToLowerInvariant()).Select(m => m.Value).Where(w => w.Length > 2).Distinct().Take(32));
+
+    private async Task<IEnumerable<Passage>> AttachmentsAsync(RetrievalRequest request, CancellationToken ct)
+    {
+        var passages = new List<Passage>();
+        foreach (var attachment in request.Attachments?.Attachments ?? [])
+        {
+            var id = attachment.DocumentId!.Value;
+            var budget = attachment.MaxTokens ?? request.TokenBudget;
+            var found = attachment.IncludeFullContent == false
+                ? await BestExcerptsAsync(request, id, ct)
+                : await WholeDocumentsAsync(request, [id], attachment.Title, "attachment", ct);
+            passages.AddRange(WithinBudget(found, budget));
+        }
+        return passages;
+    }
+
+    private async Task<IEnumerable<Passage>> BestExcerptsAsync(RetrievalRequest request, Guid documentId, CancellationToken ct)
+    {
+        var owner = new DocumentOwner(request.SessionId, request.AssistantId);
+        await ingestion.EnsureChunksAsync(owner, request.EmbeddingModel, ct);
+        var embedding = (await providers.Embedder(request.EmbeddingModel).GenerateAsync([request.Question], cancellationToken: ct))[0];
+        var dimensions = request.EmbeddingModel.Dimensions!.Value;
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var rows = await conn.QueryAsync<Row>(new CommandDefinition($"""
+            SELECT c.id AS chunk_id, c.document_id, coalesce(d.metadata->>'title', d.filename) AS title, c.content, c.page_from AS page,
+                   1 - (c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})) AS score
+            FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE c.document_id = @DocumentId AND c.embedding_model = @Model
+            ORDER BY c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})
+            LIMIT 20
+            """, new { DocumentId = documentId, Model = request.EmbeddingModel.Id, Query = VectorText.Format(embedding.Vector.Span) }, cancellationToken: ct));
+        return rows.Select(r => ToPassage(r, r.Score, "attachment"));
+    }
+
+    private async Task<IEnumerable<Passage>> WholeDocumentsAsync(RetrievalRequest request, IReadOnlyList<Guid> ids, string? title, string source, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var pages = await conn.QueryAsync<PageRow>(new CommandDefinition("""
+            SELECT p.document_id, coalesce(d.metadata->>'title', d.filename) AS title, p.page, p.text
+            FROM document_pages p JOIN documents d ON d.id = p.document_id
+            WHERE p.document_id = ANY(@Ids) AND (d.session_id = @SessionId OR d.assistant_id = @AssistantId) AND p.text <> ''
+            ORDER BY array_position(@Ids, p.document_id), p.page
+            """, new { Ids = ids.ToArray(), request.SessionId, request.AssistantId }, cancellationToken: ct));
+        return pages.Select(p => new Passage(p.DocumentId, title ?? p.Title, p.Page, null, 1.0, p.Text, source));
+    }
+
+    [GeneratedRegex(@"[\p{L}\p{N}]+")]
+    private static partial Regex WordPattern();
+}
