@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Database;
@@ -23,7 +22,7 @@ public sealed record RetrievalRequest(
 /// their best excerpts), <c>document</c> (whole documents), <c>hybrid</c> (attachments, then rag) or <c>none</c>.
 /// Every search is one SQL round trip per source.
 /// </summary>
-public sealed partial class Retriever(NpgsqlDataSource db, ModelProviders providers, DocumentIngestion ingestion)
+public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, DocumentIngestion ingestion)
 {
     private const int RrfK = 60;
 
@@ -160,7 +159,7 @@ public sealed partial class Retriever(NpgsqlDataSource db, ModelProviders provid
                 ORDER BY rank DESC
                 LIMIT @Limit
             )
-            SELECT {rowColumns}, h.rank AS score FROM hits h JOIN documents d ON d.id = h.document_id ORDER BY h.rank DESC;
+            SELECT {rowColumns}, h.rank::float8 AS score FROM hits h JOIN documents d ON d.id = h.document_id ORDER BY h.rank DESC;
             """;
         var words = Words(request.Question);
         var args = new
@@ -179,8 +178,7 @@ public sealed partial class Retriever(NpgsqlDataSource db, ModelProviders provid
     }
 
     /// <summary>The question's words OR-ed into a tsquery; only letters and digits, so the text is safe to parse.</summary>
-    private static string Words(string question) =>
-        string.Join(" | ", WordPattern().Matches(question.ToLowerInvariant()).Select(m => m.Value).Where(w => w.Length > 2).Distinct().Take(32));
+    private static string Words(string question) => string.Join(" | ", Snippets.Words(question).Distinct().Take(32));
 
     private async Task<IEnumerable<Passage>> AttachmentsAsync(RetrievalRequest request, CancellationToken ct)
     {
@@ -226,7 +224,4 @@ public sealed partial class Retriever(NpgsqlDataSource db, ModelProviders provid
             """, new { Ids = ids.ToArray(), request.SessionId, request.AssistantId }, cancellationToken: ct));
         return pages.Select(p => new Passage(p.DocumentId, title ?? p.Title, p.Page, null, 1.0, p.Text, source));
     }
-
-    [GeneratedRegex(@"[\p{L}\p{N}]+")]
-    private static partial Regex WordPattern();
 }

@@ -20,7 +20,8 @@ public static partial class Snippets
         return snippet.Length <= maxChars ? snippet : snippet[..maxChars].TrimEnd() + "…";
     }
 
-    private static IEnumerable<string> Words(string text) =>
+    /// <summary>The lower-cased words (letters and digits only, three or more) of a text.</summary>
+    public static IEnumerable<string> Words(string text) =>
         WordPattern().Matches(text.ToLowerInvariant()).Select(m => m.Value).Where(w => w.Length > 2);
 
     [GeneratedRegex(@"[\p{L}\p{N}]+")]
