@@ -7,7 +7,7 @@ using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
-using Microsoft.AspNetCore.Http.Features;
+using ChatSlices.Infrastructure.Http;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -26,7 +26,6 @@ public sealed class UploadPdf : IEndpointModule
 
         public void Validate(ValidationErrors errors)
         {
-            errors.Require(Bytes.Length > 0, "file", "The file is empty.");
             errors.Length(FileName, "file", 1, 255);
             if (RawMetadata is null) return;
             try
@@ -53,7 +52,7 @@ public sealed class UploadPdf : IEndpointModule
                 if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition(OwnsSessionSql, command, cancellationToken: ct)))
                     return Failure.NotFound("Session");
             return await ingestion.IngestAsync(new DocumentOwner(command.SessionId, null), command.UserId,
-                Path.GetFileName(command.FileName), command.Bytes, command.Metadata, ct);
+                command.FileName, command.Bytes, command.Metadata, ct);
         }
     }
 
@@ -74,23 +73,13 @@ public sealed class UploadPdf : IEndpointModule
     private static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
         IOptions<UploadSettings> settings, CancellationToken ct)
     {
-        var maxBytes = settings.Value.MaxPdfBytes;
-        var tooLarge = new Failure(StatusCodes.Status413PayloadTooLarge, $"The file is larger than {maxBytes / (1024 * 1024)} MB.", "file_too_large");
-        // Refuse by the announced length at once, and cap what is read, so an oversized upload is never buffered whole.
-        if (http.Request.ContentLength > maxBytes + 64 * 1024) return tooLarge.ToResult();
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes + 64 * 1024;
-        if (!http.Request.HasFormContentType)
-            return new Failure(StatusCodes.Status415UnsupportedMediaType, "Send the PDF as multipart/form-data in a field named file.").ToResult();
-
-        var form = await http.Request.ReadFormAsync(ct);
-        if (form.Files.GetFile("file") is not { } file) throw RequestValidationException.For("file", "Required: a multipart field named file.");
-        if (file.Length > maxBytes) return tooLarge.ToResult();
-        var bytes = new byte[file.Length];
-        await using (var stream = file.OpenReadStream()) await stream.ReadExactlyAsync(bytes, ct);
-        if (!PdfText.LooksLikePdf(bytes))
+        var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
+        if (upload.Failure is { } refused) return refused.ToResult();
+        var file = upload.Value!;
+        if (!PdfText.LooksLikePdf(file.Bytes))
             return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
 
-        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, bytes, form["metadata"].FirstOrDefault()), ct);
+        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, file.Bytes, file.Form["metadata"].FirstOrDefault()), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (stored, created) = outcome.Value;
         return created
