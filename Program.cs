@@ -50,6 +50,8 @@ builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.S
 builder.Services.AddSingleton<PdfText>();
 builder.Services.AddSingleton<DocumentIngestion>();
 builder.Services.AddSingleton<Retriever>();
+builder.Services.AddSingleton<SemanticCache>();
+builder.Services.AddHostedService<SemanticCachePurger>();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();

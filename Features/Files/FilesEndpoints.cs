@@ -6,8 +6,9 @@ namespace ChatSlices.Features.Files;
 /// <summary>The routes of API.md "Files" other than the upload.</summary>
 public sealed class FilesEndpoints : IEndpointModule
 {
-    /// <summary>A document the caller may see: one of their own sessions' files.</summary>
-    public const string Visible = "EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = d.session_id AND s.user_id = @UserId)";
+    /// <summary>A document the caller may see: one of their own sessions' files, or (for admins) an assistant's knowledge.</summary>
+    public const string Visible =
+        "(EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = d.session_id AND s.user_id = @UserId) OR (d.assistant_id IS NOT NULL AND @IsAdmin))";
 
     public static void Map(IEndpointRouteBuilder app)
     {

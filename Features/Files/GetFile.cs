@@ -10,7 +10,7 @@ namespace ChatSlices.Features.Files;
 /// <summary>GET /v1/files/{id}: the file with its extracted text.</summary>
 public static class GetFile
 {
-    public sealed record Query(Guid FileId, string UserId) : IRequest<FileView?>;
+    public sealed record Query(Guid FileId, string UserId, bool IsAdmin) : IRequest<FileView?>;
 
     private const string Sql = $"""
         SELECT {DocumentIngestion.FileWithTextColumns}
@@ -27,5 +27,5 @@ public static class GetFile
     }
 
     public static async Task<Results<Ok<FileView>, NotFound>> Endpoint(Guid id, ClaimsPrincipal user, IMediator mediator, CancellationToken ct) =>
-        await mediator.Send(new Query(id, user.RequiredUserId()), ct) is { } file ? TypedResults.Ok(file) : TypedResults.NotFound();
+        await mediator.Send(new Query(id, user.RequiredUserId(), user.IsAdmin()), ct) is { } file ? TypedResults.Ok(file) : TypedResults.NotFound();
 }

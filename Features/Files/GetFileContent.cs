@@ -9,7 +9,7 @@ namespace ChatSlices.Features.Files;
 /// <summary>GET /v1/files/{id}/content: the original bytes, as a download that a browser will not render in place.</summary>
 public static class GetFileContent
 {
-    public sealed record Query(Guid FileId, string UserId) : IRequest<Content?>;
+    public sealed record Query(Guid FileId, string UserId, bool IsAdmin) : IRequest<Content?>;
 
     public sealed record Content(string Filename, string MimeType, byte[] Bytes);
 
@@ -26,7 +26,7 @@ public static class GetFileContent
 
     public static async Task<Results<FileContentHttpResult, NotFound>> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
     {
-        if (await mediator.Send(new Query(id, user.RequiredUserId()), ct) is not { } file) return TypedResults.NotFound();
+        if (await mediator.Send(new Query(id, user.RequiredUserId(), user.IsAdmin()), ct) is not { } file) return TypedResults.NotFound();
         http.Response.Headers.XContentTypeOptions = "nosniff";
         return TypedResults.File(file.Bytes, file.MimeType, file.Filename);
     }

@@ -10,7 +10,7 @@ namespace ChatSlices.Features.Files;
 /// <summary>GET /v1/chat/sessions/{id}/files.</summary>
 public static class ListSessionFiles
 {
-    public sealed record Query(Guid SessionId, string UserId) : IRequest<Response?>;
+    public sealed record Query(Guid SessionId, string UserId, bool IsAdmin = false) : IRequest<Response?>;
 
     public sealed record Response(IReadOnlyList<FileView> Items);
 

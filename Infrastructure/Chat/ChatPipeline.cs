@@ -4,6 +4,7 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Retrieval;
@@ -21,7 +22,7 @@ namespace ChatSlices.Infrastructure.Chat;
 /// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
 /// </summary>
 public sealed class ChatPipeline(
-    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever,
+    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever, SemanticCache cache,
     IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatPipeline> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
@@ -33,7 +34,7 @@ public sealed class ChatPipeline(
     private sealed record Prepared(
         Guid SessionId, bool NewSession, string Title, string? UserId, string? ApplicationId, Guid? AssistantId,
         Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, string? SystemPrompt, List<Turn> History,
-        RetrievalRequest? Retrieval, int PromptBudget, ChatOptions Options);
+        RetrievalRequest? Retrieval, SemanticCache.Key? CacheKey, int PromptBudget, ChatOptions Options);
 
     private const string LoadSessionSql = """
         SELECT id, model, assistant_id FROM chat_sessions
@@ -74,7 +75,6 @@ public sealed class ChatPipeline(
     {
         var userId = user.UserId();
 
-        if (body.AssistantId is not null) return Failure.NotFound("Assistant"); // assistants arrive with their own slice
         var embeddingModelId = body.EmbeddingModel ?? ai.Value.EmbeddingModel;
         if (catalog.Find(embeddingModelId, ModelKind.Embedding) is not { } embeddingModel)
             return Failure.BadRequest($"Unknown embedding model '{embeddingModelId}'. GET /v1/models lists them.", "model_not_found");
@@ -91,7 +91,19 @@ public sealed class ChatPipeline(
             history.AddRange(await results.ReadAsync<Turn>());
         }
 
-        var modelId = body.EffectiveModel ?? (session is not null && catalog.Find(session.Model, ModelKind.Chat) is not null ? session.Model : ai.Value.DefaultModel);
+        AssistantProfile? assistant = null;
+        if ((body.AssistantId ?? session?.AssistantId) is { } assistantId)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            assistant = await AssistantProfile.LoadAsync(conn, assistantId, ct);
+            if (assistant is null) return Failure.NotFound("Assistant");
+            if (assistant.RequiresAuth && userId is null)
+                return new Failure(StatusCodes.Status401Unauthorized, "This assistant is for signed-in users; send a bearer token.", "authentication_required");
+        }
+
+        var modelId = body.EffectiveModel
+            ?? (session is not null && catalog.Find(session.Model, ModelKind.Chat) is not null ? session.Model : null)
+            ?? assistant?.Model ?? ai.Value.DefaultModel;
         if (catalog.Find(modelId, ModelKind.Chat) is not { } model)
             return Failure.BadRequest($"Unknown model '{modelId}'. GET /v1/models lists the chat models.", "model_not_found");
 
@@ -101,29 +113,33 @@ public sealed class ChatPipeline(
 
         var sessionIdToUse = session?.Id ?? Guid.CreateVersion7();
         var referenced = (body.AttachmentConfig?.Attachments ?? []).Select(a => a.DocumentId!.Value).Concat(body.DocumentIds ?? []).Distinct().ToArray();
-        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, sessionIdToUse, session?.AssistantId, ct))
+        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, sessionIdToUse, assistant?.Id, ct))
             return Failure.NotFound("Document");
 
-        var maxTokens = Math.Min(body.MaxTokens ?? 1024, model.MaxOutputTokens);
+        var maxTokens = Math.Min(body.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.MaxOutputTokens);
         var promptBudget = model.ContextWindow - maxTokens;
         var mode = body.ContextMode ?? "rag";
+        var systemPrompt = body.EffectiveSystemPrompt ?? assistant?.Instructions;
+        // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents.
+        var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && referenced.Length == 0;
         var prepared = new Prepared(
             SessionId: sessionIdToUse,
             NewSession: session is null,
             Title: TitleFrom(body.UserTurn),
             UserId: userId,
             ApplicationId: user.ApplicationId(),
-            AssistantId: session?.AssistantId,
+            AssistantId: assistant?.Id,
             UserMessageId: Guid.CreateVersion7(),
             MessageId: Guid.CreateVersion7(),
             Model: model,
             UserTurn: body.UserTurn,
-            SystemPrompt: body.EffectiveSystemPrompt,
+            SystemPrompt: systemPrompt,
             History: history,
-            Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, session?.AssistantId, mode, body.RagConfig,
+            Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, assistant?.Id, mode, body.RagConfig,
                 body.AttachmentConfig, body.DocumentIds, embeddingModel, body.UserTurn, promptBudget / 2),
+            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), body.UserTurn, embeddingModel) : null,
             PromptBudget: promptBudget,
-            Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? 0.7), MaxOutputTokens = maxTokens });
+            Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens });
 
         return new ChatRun(prepared.SessionId, prepared.MessageId, model.Id, prepared.AssistantId, RunAsync(prepared));
     }
@@ -135,8 +151,28 @@ public sealed class ChatPipeline(
         var settings = ai.Value;
         var userTurn = StoreUserTurnAsync(p);
         ChatFailed? failure = null;
+
+        string? questionEmbedding = null;
+        if (p.CacheKey is { } key)
+        {
+            SemanticCache.Hit? hit = null;
+            try
+            {
+                (hit, questionEmbedding) = await cache.LookupAsync(key, p.SessionId, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Semantic cache lookup failed; answering without it");
+            }
+            if (hit is not null)
+            {
+                await foreach (var e in ReplayAsync(p, hit, userTurn).WithCancellation(ct)) yield return e;
+                yield break;
+            }
+        }
+
         IReadOnlyList<Passage> passages = [];
-        if (p.Retrieval is not null && !p.NewSession)
+        if (p.Retrieval is not null && (!p.NewSession || p.AssistantId is not null))
         {
             try
             {
@@ -208,6 +244,8 @@ public sealed class ChatPipeline(
                 yield return new Done(false, p.SessionId, p.MessageId, finishReason, Cached: false);
                 yield break;
             }
+            if (p.CacheKey is { } cacheKey && questionEmbedding is not null)
+                await RememberAsync(cacheKey, questionEmbedding, p.SessionId, reply.ToString(), citations);
             yield return new UsageReported(promptTokens, completionTokens, promptTokens + completionTokens, cost, estimated);
             yield return new Done(true, p.SessionId, p.MessageId, finishReason ?? "stop", Cached: false);
         }
@@ -220,6 +258,51 @@ public sealed class ChatPipeline(
                 await StoreReplyAsync(p, reply, "interrupted", null, finishReason, promptTokens, completionTokens,
                     p.Model.Cost(promptTokens, completionTokens), estimated, citations);
             }
+        }
+    }
+
+    /// <summary>A cache hit told like any reply: sources, the stored answer in pieces, usage of nothing, done with its similarity.</summary>
+    private async IAsyncEnumerable<ChatEvent> ReplayAsync(Prepared p, SemanticCache.Hit hit, Task userTurn, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var citations = JsonSerializer.Deserialize<List<Citation>>(hit.Sources, StoredJson) ?? [];
+        yield return new SourcesFound(citations);
+        if (await UserTurnFailedAsync(userTurn) is { } failed)
+        {
+            yield return failed;
+            yield return new Done(false, p.SessionId, p.MessageId, null, Cached: true);
+            yield break;
+        }
+        var reply = new StringBuilder();
+        var stored = false;
+        try
+        {
+            foreach (var piece in hit.Answer.Split(' ').Select((word, i) => i == 0 ? word : " " + word))
+            {
+                ct.ThrowIfCancellationRequested();
+                reply.Append(piece);
+                yield return new TextDelta(piece);
+            }
+            await StoreReplyAsync(p, reply, "complete", null, "stop", 0, 0, 0m, estimated: false, citations);
+            stored = true;
+        }
+        finally
+        {
+            if (!stored) await StoreReplyAsync(p, reply, "interrupted", null, null, 0, 0, 0m, estimated: false, citations);
+        }
+        yield return new UsageReported(0, 0, 0, 0m, Estimated: false);
+        yield return new Done(true, p.SessionId, p.MessageId, "stop", Cached: true, hit.Similarity);
+    }
+
+    private async Task RememberAsync(SemanticCache.Key key, string embedding, Guid sessionId, string answer, List<Citation> citations)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(StoreTimeout);
+            await cache.StoreAsync(key, embedding, sessionId, answer, JsonSerializer.Serialize(citations, StoredJson), timeout.Token);
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogWarning(e, "Storing the answer in the semantic cache failed");
         }
     }
 

@@ -8,7 +8,7 @@ using Npgsql;
 namespace ChatSlices.Infrastructure.Database;
 
 /// <summary>
-/// One HNSW (cosine) index per embedding model of the catalog, as a partial expression index on
+/// One HNSW (cosine) index per embedding model of the catalog, on chunks and on the semantic cache, as a partial expression index on
 /// <c>embedding::vector(dimensions)</c>: vectors of different models share a table but never an index or a search.
 /// Made at start-up (after migrations) when missing, under an advisory lock.
 /// </summary>
@@ -24,14 +24,14 @@ public sealed partial class VectorIndexes(NpgsqlDataSource db, ModelCatalog cata
         await conn.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct));
         try
         {
-            foreach (var model in models)
+            foreach (var (table, model) in new[] { "chunks", "semantic_cache" }.SelectMany(t => models.Select(m => (t, m))))
             {
-                var name = IndexName("chunks", model);
+                var name = IndexName(table, model);
                 var exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT to_regclass(@name) IS NOT NULL", new { name }, cancellationToken: ct));
                 if (exists) continue;
                 // DDL takes no parameters: the name is sanitised, the dimension is a number, the model id a quoted literal.
                 await conn.ExecuteAsync(new CommandDefinition(
-                    $"CREATE INDEX {name} ON chunks USING hnsw ((embedding::vector({model.Dimensions})) vector_cosine_ops) " +
+                    $"CREATE INDEX {name} ON {table} USING hnsw ((embedding::vector({model.Dimensions})) vector_cosine_ops) " +
                     $"WITH (m = 16, ef_construction = 64) WHERE embedding_model = {Literal(model.Id)}",
                     cancellationToken: ct, commandTimeout: 0));
                 logger.LogInformation("Created vector index {Index} for {Model}", name, model.Id);

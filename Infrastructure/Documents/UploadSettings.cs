@@ -7,6 +7,7 @@ public sealed class UploadSettings
     public long MaxPdfBytes { get; set; } = 10 * 1024 * 1024;
     public int MaxPages { get; set; } = 500;
     public double ExtractionTimeoutSeconds { get; set; } = 30;
+    public long MaxAvatarBytes { get; set; } = 2 * 1024 * 1024;
 
     /// <summary>Chunk size in (estimated) tokens, and the share of a chunk repeated at the start of the next.</summary>
     public int ChunkTokens { get; set; } = 400;

@@ -10,7 +10,10 @@ namespace ChatSlices.Tests.Support;
 /// </summary>
 public static class TestDatabase
 {
-    private static readonly string RunId = Guid.NewGuid().ToString("N")[..8];
+    // The run's start is in every name, so that a run only sweeps away databases of runs long gone, never those of
+    // another run going on beside it.
+    private static readonly string RunId = DateTime.UtcNow.ToString("yyMMddHHmm") + Guid.NewGuid().ToString("N")[..6];
+    private static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(3);
     private static readonly Lazy<Task<string>> Template = new(CreateTemplateAsync);
 
     public static string AdminConnectionString { get; } =
@@ -36,7 +39,7 @@ public static class TestDatabase
 
     private static async Task<string> CreateAsync(string templateClause)
     {
-        var name = $"cs_test_{RunId}_{Guid.NewGuid():N}"[..40];
+        var name = $"cs_test_{RunId}_{Guid.NewGuid():N}"[..48];
         await ExecuteAdminAsync($"CREATE DATABASE {name} {templateClause}");
         return WithDatabase(name);
     }
@@ -62,11 +65,20 @@ public static class TestDatabase
         await using (var cmd = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datname LIKE 'cs\\_test\\_%' OR datname LIKE 'cs\\_tpl\\_%'", conn))
         await using (var reader = await cmd.ExecuteReaderAsync())
             while (await reader.ReadAsync()) names.Add(reader.GetString(0));
-        foreach (var name in names.Where(n => !n.Contains(RunId)))
+        foreach (var name in names.Where(IsOldLeftover))
         {
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", conn);
             await drop.ExecuteNonQueryAsync();
         }
+    }
+
+    private static bool IsOldLeftover(string name)
+    {
+        var stamp = name.Split('_').ElementAtOrDefault(2) ?? "";
+        return stamp.Length >= 10
+            && DateTime.TryParseExact(stamp[..10], "yyMMddHHmm", null, System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var started)
+            ? DateTime.UtcNow - started > LeftoverAge
+            : true;
     }
 
     private static string WithDatabase(string name) =>

@@ -1,0 +1,71 @@
+using ChatSlices.Infrastructure.Documents;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Http;
+using Dapper;
+using MediatR;
+using Microsoft.Extensions.Options;
+using System.Security.Claims;
+using ChatSlices.Infrastructure.Auth;
+using Npgsql;
+
+namespace ChatSlices.Features.Assistants;
+
+/// <summary>POST /v1/assistants/{id}/documents (admin): a PDF joins the assistant's knowledge, and its cache scope moves on.</summary>
+public static class AddKnowledge
+{
+    public sealed record Command(Guid AssistantId, string UserId, UploadedFile File) : IRequest<Outcome<(FileView File, bool Created)>>;
+
+    private const string BumpSql = "UPDATE assistants SET knowledge_version = knowledge_version + 1, updated_at = now() WHERE id = @AssistantId";
+
+    public sealed class Handler(NpgsqlDataSource db, DocumentIngestion ingestion) : IRequestHandler<Command, Outcome<(FileView File, bool Created)>>
+    {
+        public async Task<Outcome<(FileView File, bool Created)>> Handle(Command command, CancellationToken ct)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM assistants WHERE id = @AssistantId)", command, cancellationToken: ct)))
+                return Failure.NotFound("Assistant");
+            var outcome = await ingestion.IngestAsync(new DocumentOwner(null, command.AssistantId), command.UserId, command.File.FileName, command.File.Bytes, null, ct);
+            if (outcome.Value.Created) await conn.ExecuteAsync(new CommandDefinition(BumpSql, command, cancellationToken: ct));
+            return outcome;
+        }
+    }
+
+    public static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
+    {
+        var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
+        if (upload.Failure is { } refused) return refused.ToResult();
+        if (!PdfText.LooksLikePdf(upload.Value!.Bytes))
+            return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
+        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), upload.Value), ct);
+        if (outcome.Failure is { } failure) return failure.ToResult();
+        var (file, created) = outcome.Value;
+        return created ? TypedResults.Created($"/v1/files/{file.Id}", file) : TypedResults.Ok(file);
+    }
+}
+
+/// <summary>GET /v1/assistants/{id}/documents (admin).</summary>
+public static class ListKnowledge
+{
+    public sealed record Query(Guid AssistantId) : IRequest<Response?>;
+
+    public sealed record Response(IReadOnlyList<FileView> Items);
+
+    private const string Sql = $"""
+        SELECT EXISTS (SELECT 1 FROM assistants WHERE id = @AssistantId);
+        SELECT {DocumentIngestion.FileColumns} FROM documents d WHERE d.assistant_id = @AssistantId ORDER BY d.created_at;
+        """;
+
+    public sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Response?>
+    {
+        public async Task<Response?> Handle(Query query, CancellationToken ct)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, query, cancellationToken: ct));
+            if (!await results.ReadSingleAsync<bool>()) return null;
+            return new Response((await results.ReadAsync<FileView>()).AsList());
+        }
+    }
+
+    public static async Task<Results<Ok<Response>, NotFound>> Endpoint(Guid id, IMediator mediator, CancellationToken ct) =>
+        await mediator.Send(new Query(id), ct) is { } documents ? TypedResults.Ok(documents) : TypedResults.NotFound();
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dapper;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.Assistants;
+
+public sealed record CacheSettings(bool? Enabled = null, double? SimilarityThreshold = null, int? TtlSeconds = null)
+{
+    public const double DefaultThreshold = 0.95;
+    public const int DefaultTtlSeconds = 86_400;
+}
+
+/// <summary>An assistant's <c>settings</c>: defaults for its turns and its semantic cache.</summary>
+public sealed record AssistantSettings(double? Temperature = null, int? MaxTokens = null, CacheSettings? Cache = null)
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    [JsonIgnore] public bool CacheEnabled => Cache?.Enabled ?? true;
+    [JsonIgnore] public double CacheThreshold => Cache?.SimilarityThreshold ?? CacheSettings.DefaultThreshold;
+    [JsonIgnore] public int CacheTtlSeconds => Cache?.TtlSeconds ?? CacheSettings.DefaultTtlSeconds;
+
+    /// <summary>The settings as stored: every cache default written out, so clients see what applies.</summary>
+    public AssistantSettings Normalized() => this with
+    {
+        Cache = new CacheSettings(CacheEnabled, CacheThreshold, CacheTtlSeconds),
+    };
+
+    public static AssistantSettings Parse(string? json) =>
+        string.IsNullOrEmpty(json) ? new() : JsonSerializer.Deserialize<AssistantSettings>(json, Json) ?? new();
+}
+
+/// <summary>What the chat pipeline needs of an assistant.</summary>
+public sealed record AssistantProfile(Guid Id, string? Instructions, string? Model, bool RequiresAuth, AssistantSettings Settings, int KnowledgeVersion)
+{
+    private sealed record Row(Guid Id, string? Instructions, string? Model, bool RequiresAuth, string Settings, int KnowledgeVersion);
+
+    public static async Task<AssistantProfile?> LoadAsync(NpgsqlConnection conn, Guid id, CancellationToken ct)
+    {
+        var row = await conn.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
+            "SELECT id, instructions, model, requires_auth, settings::text AS settings, knowledge_version FROM assistants WHERE id = @id",
+            new { id }, cancellationToken: ct));
+        return row is null ? null : new AssistantProfile(row.Id, row.Instructions, row.Model, row.RequiresAuth, AssistantSettings.Parse(row.Settings), row.KnowledgeVersion);
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ChatSlices.Tests.Features.UploadPdf;
+using ChatSlices.Tests.Support;
+
+namespace ChatSlices.Tests.Features.Assistants;
+
+public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
+{
+    private static int _names;
+
+    private async Task<string> AssistantAsync(double threshold = 0.95) =>
+        (await (await api.AdminClient().PostAsJsonAsync("/v1/assistants", new
+        {
+            name = $"Cached {Interlocked.Increment(ref _names)}", instructions = "Answer briefly.", model = "fake-gpt",
+            settings = new { cache = new { similarity_threshold = threshold, ttl_seconds = 3600 } },
+        })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+
+    /// <summary>Asks in a new session (as a user would open a new chat) and returns the events and whether the upstream was called.</summary>
+    private async Task<(List<SseEvent> Events, bool CalledUpstream)> AskAsync(string assistantId, string question)
+    {
+        api.Upstream.Script = new FakeScript();
+        var before = api.Upstream.Requests.Count;
+        var response = await api.SocketClient(Tokens.For("cache-user")).SendAsync(
+            ChatApiFactory.Post("/v1/chat/stream", new { query = question, assistant_id = assistantId }), HttpCompletionOption.ResponseHeadersRead);
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+        return (events, api.Upstream.Requests.Count > before);
+    }
+
+    private static JsonElement Done(List<SseEvent> events) => events.Single(e => e.Event == "done").Json;
+
+    [Fact]
+    public async Task TheSameQuestionAgain_IsAnsweredFromTheCache_WithoutCallingTheModel()
+    {
+        var id = await AssistantAsync();
+        var (first, firstCalled) = await AskAsync(id, "How do I reset my password?");
+
+        var (second, secondCalled) = await AskAsync(id, "how do I reset my password");
+
+        firstCalled.Should().BeTrue();
+        Done(first).GetProperty("cached").GetBoolean().Should().BeFalse();
+        secondCalled.Should().BeFalse();
+        Done(second).GetProperty("cached").GetBoolean().Should().BeTrue();
+        Done(second).GetProperty("similarity").GetDouble().Should().Be(1.0);
+        second.Select(e => e.Event).Should().StartWith(["session", "sources", "text"]).And.EndWith(["usage", "done"]);
+        string.Concat(second.Where(e => e.Event == "text").Select(e => e.Json.Str("content"))).Should().Be("Hello from the fake model.");
+        var usage = second.Single(e => e.Event == "usage").Json;
+        usage.GetProperty("cost").GetDecimal().Should().Be(0);
+        usage.GetProperty("total_tokens").GetInt32().Should().Be(0);
+        var sessionId = second[0].Json.Str("session_id");
+        (await api.ScalarAsync<string>("SELECT string_agg(role || ':' || status || ':' || coalesce(cost::text, ''), '|' ORDER BY created_at) FROM chat_messages WHERE session_id = @id::uuid", new { id = sessionId }))
+            .Should().Be("user:complete:|assistant:complete:0.00000000");
+    }
+
+    [Fact]
+    public async Task AParaphraseAboveTheThreshold_Hits_ButANegationOrAnotherNumber_Misses()
+    {
+        var id = await AssistantAsync(threshold: 0.75);
+        await AskAsync(id, "How do I enable two factor authentication for my account?");
+
+        var (paraphrase, paraphraseCalled) = await AskAsync(id, "How do I enable two factor authentication on my account?");
+        var (negated, negatedCalled) = await AskAsync(id, "How do I disable two factor authentication for my account?");
+        await AskAsync(id, "Can I keep 2 devices for two factor authentication?");
+        var (number, numberCalled) = await AskAsync(id, "Can I keep 3 devices for two factor authentication?");
+
+        paraphraseCalled.Should().BeFalse();
+        Done(paraphrase).GetProperty("cached").GetBoolean().Should().BeTrue();
+        Done(paraphrase).GetProperty("similarity").GetDouble().Should().BeInRange(0.75, 0.9999);
+        negatedCalled.Should().BeTrue();
+        Done(negated).GetProperty("cached").GetBoolean().Should().BeFalse();
+        numberCalled.Should().BeTrue();
+        Done(number).GetProperty("cached").GetBoolean().Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task NewInstructionsOrANewDocument_InvalidateTheCache()
+    {
+        var id = await AssistantAsync();
+        await AskAsync(id, "What are the opening hours?");
+        (await AskAsync(id, "What are the opening hours?")).CalledUpstream.Should().BeFalse();
+
+        await api.AdminClient().PutAsJsonAsync($"/v1/assistants/{id}", new { instructions = "Answer in detail." });
+        (await AskAsync(id, "What are the opening hours?")).CalledUpstream.Should().BeTrue("the instructions changed");
+        (await AskAsync(id, "What are the opening hours?")).CalledUpstream.Should().BeFalse();
+
+        await api.AdminClient().PostAsync($"/v1/assistants/{id}/documents", Uploads.Form(UploadPdfTests.Handbook()));
+        (await AskAsync(id, "What are the opening hours?")).CalledUpstream.Should().BeTrue("the knowledge changed");
+    }
+
+    [Fact]
+    public async Task ExpiredEntries_Miss()
+    {
+        var id = await AssistantAsync();
+        await AskAsync(id, "Where is the parking?");
+        await api.ScalarAsync<object>("UPDATE semantic_cache SET expires_at = now() - interval '1 second' WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) });
+
+        (await AskAsync(id, "Where is the parking?")).CalledUpstream.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ClearCache_ReturnsHowManyEntriesWent_AndTheNextQuestionMisses()
+    {
+        var id = await AssistantAsync();
+        await AskAsync(id, "First question about lunch?");
+        await AskAsync(id, "Second question about dinner?");
+
+        var cleared = await (await api.AdminClient().DeleteAsync($"/v1/assistants/{id}/cache")).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        cleared.GetProperty("deleted_count").GetInt64().Should().Be(2);
+        (await AskAsync(id, "First question about lunch?")).CalledUpstream.Should().BeTrue();
+        (await api.AdminClient().DeleteAsync($"/v1/assistants/{Guid.NewGuid()}/cache")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task FailedReplies_AreNotCached()
+    {
+        var id = await AssistantAsync();
+        api.Upstream.Script = new FakeScript { Status = 500 };
+        await api.SocketClient(Tokens.For("cache-user")).PostAsJsonAsync("/v1/chat/stream", new { query = "Will this fail?", assistant_id = id, stream = false });
+
+        (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(0);
+        (await AskAsync(id, "Will this fail?")).CalledUpstream.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ConcurrentIdenticalMisses_StoreOneEntry()
+    {
+        var id = await AssistantAsync();
+        api.Upstream.Script = new FakeScript { Delay = TimeSpan.FromMilliseconds(50) };
+
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => api.SocketClient(Tokens.For("cache-user"))
+            .PostAsJsonAsync("/v1/chat/stream", new { query = "Same question at once?", assistant_id = id, stream = false })));
+
+        (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(1);
+    }
+}
