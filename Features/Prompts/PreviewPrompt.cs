@@ -1,0 +1,105 @@
+using System.Security.Claims;
+using System.Text.Json;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using MediatR;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Features.Prompts;
+
+/// <summary>
+/// POST /v1/prompts/preview: fills a stored prompt (<c>prompt_id</c>, own or template) or unsaved <c>content</c> with
+/// <c>variables</c>. With any variable missing it answers with the partly filled text and the missing names, without
+/// calling a model; otherwise it sends the filled text to the model once as a user turn. Each preview of a stored prompt
+/// counts as a use of it (<c>usage_count</c>).
+/// </summary>
+public static class PreviewPrompt
+{
+    public const int MaxOutputTokens = 512;
+
+    public sealed record Request(Guid? PromptId = null, string? Content = null, Dictionary<string, JsonElement>? Variables = null, string? Model = null);
+
+    public sealed record Command(Request Body, string UserId) : IRequest<Outcome<Response>>, IValidated
+    {
+        public void Validate(ValidationErrors errors)
+        {
+            if (Body.PromptId is null && Body.Content is null)
+            {
+                errors.Add("prompt_id", "Send prompt_id or content.");
+                errors.Add("content", "Send prompt_id or content.");
+            }
+            else if (Body.PromptId is not null && Body.Content is not null)
+                errors.Add("content", "Send prompt_id or content, not both.");
+            else
+                PromptFields.ValidateContent(errors, Body.Content, "content");
+            foreach (var (name, value) in Body.Variables ?? [])
+                errors.Require(value.ValueKind != JsonValueKind.String || value.GetString()!.Length <= PromptFields.MaxContent,
+                    $"variables.{name}", $"Must be at most {PromptFields.MaxContent} characters.");
+        }
+
+        /// <summary>Variable values as text: strings as they are, other JSON values (numbers, booleans, ...) as JSON; null is missing.</summary>
+        public Dictionary<string, string> Values() => (Body.Variables ?? []).Where(v => v.Value.ValueKind != JsonValueKind.Null)
+            .ToDictionary(v => v.Key, v => v.Value.ValueKind == JsonValueKind.String ? v.Value.GetString()! : v.Value.GetRawText(), StringComparer.Ordinal);
+    }
+
+    public sealed record Response(string Rendered, string? Preview, long TokensUsed, string? ModelUsed, IReadOnlyList<string> MissingVariables);
+
+    public sealed class Handler(
+        NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, IOptions<AiSettings> ai, ILogger<Handler> logger)
+        : IRequestHandler<Command, Outcome<Response>>
+    {
+        public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
+        {
+            var body = command.Body;
+            var modelId = body.Model ?? ai.Value.DefaultModel;
+            if (catalog.Find(modelId, ModelKind.Chat) is not { } model)
+                return Failure.BadRequest($"Unknown model '{modelId}'. GET /v1/models lists the chat models.", "model_not_found");
+
+            var content = body.Content;
+            if (body.PromptId is { } promptId)
+            {
+                await using var conn = await db.OpenConnectionAsync(ct);
+                content = await PromptUsage.UseAsync(conn, promptId, command.UserId, ct);
+                if (content is null) return Failure.NotFound("Prompt");
+            }
+
+            var values = command.Values();
+            if (PromptTemplate.RenderedLength(content!, values) > PromptTemplate.MaxRenderedLength)
+                throw RequestValidationException.For("variables", $"The filled prompt would be longer than {PromptTemplate.MaxRenderedLength} characters.");
+            var rendered = PromptTemplate.Render(content!, values);
+            if (rendered.MissingVariables.Count > 0)
+                return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
+
+            var client = providers.ChatClient(model);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(ai.Value.ReplyTimeoutSeconds));
+            ChatResponse reply;
+            try
+            {
+                reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, rendered.Text)],
+                    new ChatOptions { ModelId = model.ProviderModel ?? model.Id, MaxOutputTokens = MaxOutputTokens }, timeout.Token);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                var error = e is OperationCanceledException ? ProviderError.ReplyTimeout(ai.Value.ReplyTimeoutSeconds) : ProviderError.From(e);
+                logger.LogWarning(e, "Prompt preview on {Model} failed: {Code}", model.Id, error.Code);
+                return new Failure(error.HttpStatus, error.Message, error.Code);
+            }
+
+            var text = reply.Text;
+            var tokens = (reply.Usage?.InputTokenCount ?? TokenEstimator.CountMessage(rendered.Text))
+                         + (reply.Usage?.OutputTokenCount ?? TokenEstimator.Count(text));
+            return new Response(rendered.Text, text, tokens, model.Id, []);
+        }
+    }
+
+    public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    {
+        var outcome = await mediator.Send(new Command(body, user.RequiredUserId()), ct);
+        return outcome.Failure is { } failure ? failure.ToResult() : TypedResults.Ok(outcome.Value!);
+    }
+}
