@@ -11,6 +11,7 @@ using ChatSlices.Infrastructure.Health;
 using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
+using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Retrieval;
 using Microsoft.Extensions.Options;
 
@@ -57,6 +58,7 @@ builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();
 builder.Services.AddChatSlicesOpenApi();
 builder.Services.AddChatSlicesHealth();
+builder.Services.AddChatSlicesRateLimiting();
 
 var app = builder.Build();
 
@@ -68,12 +70,14 @@ await app.Services.GetRequiredService<VectorIndexes>().EnsureAsync(app.Lifetime.
 
 if (app.Configuration["Http:PathBase"] is { Length: > 0 } pathBase)
     app.UsePathBase(pathBase);
+app.UseTrustedForwardedHeaders(app.Configuration);
 app.UseRequestLogging();
 app.UseExceptionHandler();
 app.UseProblemStatusCodes();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseUserDirectory();
+app.UseChatSlicesRateLimiting();
 
 app.MapOpenApi();
 app.MapChatSlicesHealth();

@@ -52,7 +52,7 @@ public static class CreateAssistant
     {
         var outcome = await mediator.Send(new Command(body, catalog), ct);
         return outcome.Failure is { } failure
-            ? (ProblemHttpResult)failure.ToResult()
+            ? failure.ToResult()
             : TypedResults.Created($"/v1/assistants/{outcome.Value!.Id}", outcome.Value);
     }
 }

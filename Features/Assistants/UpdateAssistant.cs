@@ -63,6 +63,6 @@ public static class UpdateAssistant
     public static async Task<Results<Ok<AssistantView>, ProblemHttpResult>> Endpoint(Guid id, AssistantFields body, IMediator mediator, ModelCatalog catalog, CancellationToken ct)
     {
         var outcome = await mediator.Send(new Command(id, body, catalog), ct);
-        return outcome.Failure is { } failure ? (ProblemHttpResult)failure.ToResult() : TypedResults.Ok(outcome.Value!);
+        return outcome.Failure is { } failure ? failure.ToResult() : TypedResults.Ok(outcome.Value!);
     }
 }

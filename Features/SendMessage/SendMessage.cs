@@ -7,6 +7,7 @@ using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.RateLimiting;
 using Dapper;
 using MediatR;
 using Microsoft.AspNetCore.Http.Json;
@@ -27,7 +28,7 @@ public sealed class SendMessage : IEndpointModule
 
     public sealed record Request(string? Content, string? Model, double? Temperature, int? MaxTokens, string? ContextMode);
 
-    public sealed record Command(Guid SessionId, Request Body, ClaimsPrincipal User, string? IdempotencyKey) : IRequest<Outcome<Response>>, IValidated
+    public sealed record Command(Guid SessionId, Request Body, ClaimsPrincipal User, Caller Caller, string? IdempotencyKey) : IRequest<Outcome<Response>>, IValidated
     {
         public ChatRequest AsChatRequest() => new(Query: Body.Content, SessionId: SessionId, Model: Body.Model,
             Temperature: Body.Temperature, MaxTokens: Body.MaxTokens, ContextMode: Body.ContextMode, Stream: false);
@@ -108,7 +109,7 @@ public sealed class SendMessage : IEndpointModule
 
         private async Task<Outcome<Response>> RunAsync(Command command, CancellationToken ct)
         {
-            var prepared = await pipeline.PrepareAsync(command.AsChatRequest(), command.User, ownSessionOnly: true, ct);
+            var prepared = await pipeline.PrepareAsync(command.AsChatRequest(), command.User, command.Caller, ownSessionOnly: true, ct);
             if (prepared.Failure is { } failure) return failure;
             var transcript = await ChatTranscript.CollectAsync(prepared.Value!.Events, ct);
             if (transcript.Failure is { } failed) return new Failure(failed.HttpStatus, failed.Message, failed.Code);
@@ -129,12 +130,12 @@ public sealed class SendMessage : IEndpointModule
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
-    private static async Task<Results<Created<Response>, ProblemHttpResult>> Endpoint(Guid id, Request body, ClaimsPrincipal user,
+    private static async Task<Results<Created<Response>, ProblemHttpResult>> Endpoint(Guid id, Request body, ClaimsPrincipal user, HttpContext http,
         IMediator mediator, CancellationToken ct, [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey = null)
     {
-        var outcome = await mediator.Send(new Command(id, body, user, idempotencyKey), ct);
+        var outcome = await mediator.Send(new Command(id, body, user, Caller.Of(http), idempotencyKey), ct);
         return outcome.Failure is { } failure
-            ? (ProblemHttpResult)failure.ToResult()
+            ? failure.ToResult()
             : TypedResults.Created($"/v1/chat/sessions/{id}/messages", outcome.Value!);
     }
 }

@@ -53,7 +53,7 @@ public static class CreateSession
     {
         var outcome = await mediator.Send(new Command(body, user.RequiredUserId(), user.ApplicationId()), ct);
         return outcome.Failure is { } failure
-            ? (ProblemHttpResult)failure.ToResult()
+            ? failure.ToResult()
             : TypedResults.Created($"/v1/chat/sessions/{outcome.Value!.Id}", outcome.Value);
     }
 }

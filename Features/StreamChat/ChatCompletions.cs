@@ -5,6 +5,7 @@ using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Streaming;
 using MediatR;
 using Microsoft.AspNetCore.Http.Json;
@@ -43,7 +44,7 @@ public sealed class ChatCompletions : IEndpointModule
             .MapPost("/completions", Handle)
             .WithName("CreateChatCompletion")
             .WithSummary("OpenAI-compatible chat completions (stream or not), stored in a session")
-            .WithMetadata(new OpenAiErrorFormat())
+            .WithMetadata(new OpenAiErrorFormat(), new StreamingRoute())
             .Accepts<Request>("application/json")
             .Produces<Completion>(StatusCodes.Status200OK)
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType);
@@ -67,7 +68,7 @@ public sealed class ChatCompletions : IEndpointModule
 
         var body = new ChatRequest(Messages: request.Messages ?? [], SessionId: request.SessionId, AssistantId: request.AssistantId,
             Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens);
-        var outcome = await mediator.Send(new StreamChat.Command(body, user), ct);
+        var outcome = await mediator.Send(new StreamChat.Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var run = outcome.Value!;
         var id = "chatcmpl-" + run.MessageId.ToString("N");

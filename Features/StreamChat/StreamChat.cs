@@ -4,6 +4,7 @@ using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Streaming;
 using MediatR;
@@ -18,7 +19,7 @@ namespace ChatSlices.Features.StreamChat;
 public sealed class StreamChat : IEndpointModule
 {
     /// <summary>One chat turn from this slice's doors (<c>/v1/chat/stream</c> and <c>/v1/chat/completions</c>).</summary>
-    public sealed record Command(ChatRequest Body, ClaimsPrincipal User) : IRequest<Outcome<ChatRun>>, IValidated
+    public sealed record Command(ChatRequest Body, ClaimsPrincipal User, Caller Caller) : IRequest<Outcome<ChatRun>>, IValidated
     {
         public void Validate(ValidationErrors errors) => Body.Validate(errors);
     }
@@ -26,7 +27,7 @@ public sealed class StreamChat : IEndpointModule
     public sealed class Handler(ChatPipeline pipeline) : IRequestHandler<Command, Outcome<ChatRun>>
     {
         public Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct) =>
-            pipeline.PrepareAsync(command.Body, command.User, ownSessionOnly: false, ct);
+            pipeline.PrepareAsync(command.Body, command.User, command.Caller, ownSessionOnly: false, ct);
     }
 
     public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason);
@@ -37,6 +38,7 @@ public sealed class StreamChat : IEndpointModule
         app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy)
             .MapPost("/stream", Handle)
             .WithName("StreamChat")
+            .WithMetadata(new StreamingRoute())
             .WithSummary("Stream a reply (SSE events session, sources, text…, usage, done; NDJSON; tokens; or one JSON body)")
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType, additionalContentTypes: [EventStream.NdjsonContentType])
             .Produces<Response>(StatusCodes.Status200OK, "application/json")
@@ -47,7 +49,7 @@ public sealed class StreamChat : IEndpointModule
     private static async Task<IResult> Handle(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
         IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
     {
-        var outcome = await mediator.Send(new Command(body, user), ct);
+        var outcome = await mediator.Send(new Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var run = outcome.Value!;
 

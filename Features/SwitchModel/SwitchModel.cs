@@ -82,6 +82,6 @@ public sealed class SwitchModel : IEndpointModule
     private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
     {
         var outcome = await mediator.Send(new Command(body.SessionId, body.Model, user.RequiredUserId()), ct);
-        return outcome.Failure is { } failure ? (ProblemHttpResult)failure.ToResult() : TypedResults.Ok(outcome.Value!);
+        return outcome.Failure is { } failure ? failure.ToResult() : TypedResults.Ok(outcome.Value!);
     }
 }

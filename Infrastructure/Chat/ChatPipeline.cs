@@ -7,6 +7,7 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Retrieval;
 using Dapper;
 using Microsoft.Extensions.AI;
@@ -22,7 +23,7 @@ namespace ChatSlices.Infrastructure.Chat;
 /// streams the reply as it arrives, and stores the reply (complete, interrupted or error) however the stream ends.
 /// </summary>
 public sealed class ChatPipeline(
-    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever, SemanticCache cache,
+    NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever, SemanticCache cache, TokenQuota quota,
     IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatPipeline> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
@@ -34,7 +35,11 @@ public sealed class ChatPipeline(
     private sealed record Prepared(
         Guid SessionId, bool NewSession, string Title, string? UserId, string? ApplicationId, Guid? AssistantId,
         Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, string? SystemPrompt, List<Turn> History,
-        RetrievalRequest? Retrieval, SemanticCache.Key? CacheKey, int PromptBudget, ChatOptions Options);
+        RetrievalRequest? Retrieval, SemanticCache.Key? CacheKey, int PromptBudget, ChatOptions Options, TokenQuota.Reservation? Reservation)
+    {
+        /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
+        public long TokensUsed { get; set; }
+    }
 
     private const string LoadSessionSql = """
         SELECT id, model, assistant_id FROM chat_sessions
@@ -71,7 +76,7 @@ public sealed class ChatPipeline(
         """;
 
     /// <param name="ownSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
-    public async Task<Outcome<ChatRun>> PrepareAsync(ChatRequest body, ClaimsPrincipal user, bool ownSessionOnly, CancellationToken ct)
+    public async Task<Outcome<ChatRun>> PrepareAsync(ChatRequest body, ClaimsPrincipal user, Caller caller, bool ownSessionOnly, CancellationToken ct)
     {
         var userId = user.UserId();
 
@@ -122,6 +127,13 @@ public sealed class ChatPipeline(
         var systemPrompt = body.EffectiveSystemPrompt ?? assistant?.Instructions;
         // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents.
         var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && referenced.Length == 0;
+        // The quota is reserved for the worst case: the prompt as far as known, the context retrieval may add, max_tokens.
+        var retrieves = mode != "none" && (session is not null || assistant is not null);
+        var promptEstimate = TokenEstimator.CountMessage(systemPrompt) + TokenEstimator.CountMessage(body.UserTurn)
+                             + history.Sum(t => TokenEstimator.CountMessage(t.Content)) + (retrieves ? promptBudget / 2 : 0);
+        var reservation = await quota.ReserveAsync(caller, Math.Min(promptEstimate, promptBudget) + maxTokens, ct);
+        if (reservation.Failure is { } overQuota) return overQuota;
+
         var prepared = new Prepared(
             SessionId: sessionIdToUse,
             NewSession: session is null,
@@ -139,9 +151,23 @@ public sealed class ChatPipeline(
                 body.AttachmentConfig, body.DocumentIds, embeddingModel, body.UserTurn, promptBudget / 2),
             CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), body.UserTurn, embeddingModel) : null,
             PromptBudget: promptBudget,
-            Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens });
+            Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens },
+            Reservation: reservation.Value);
 
-        return new ChatRun(prepared.SessionId, prepared.MessageId, model.Id, prepared.AssistantId, RunAsync(prepared));
+        return new ChatRun(prepared.SessionId, prepared.MessageId, model.Id, prepared.AssistantId, MeteredAsync(prepared));
+    }
+
+    /// <summary>The run, then the quota reservation settled to what the stored reply counts, however the run ends.</summary>
+    private async IAsyncEnumerable<ChatEvent> MeteredAsync(Prepared p, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        try
+        {
+            await foreach (var e in RunAsync(p).WithCancellation(ct)) yield return e;
+        }
+        finally
+        {
+            if (p.Reservation is { } reservation) await quota.SettleAsync(reservation, p.TokensUsed);
+        }
     }
 
     private async IAsyncEnumerable<ChatEvent> RunAsync(Prepared p, [EnumeratorCancellation] CancellationToken ct = default)
@@ -339,13 +365,16 @@ public sealed class ChatPipeline(
     }
 
     private Task StoreReplyAsync(Prepared p, StringBuilder reply, string status, string? error, string? finishReason,
-        int promptTokens, int completionTokens, decimal cost, bool estimated, List<Citation> citations) =>
-        ExecuteDetachedAsync(InsertReplySql, new
+        int promptTokens, int completionTokens, decimal cost, bool estimated, List<Citation> citations)
+    {
+        p.TokensUsed = promptTokens + completionTokens;
+        return ExecuteDetachedAsync(InsertReplySql, new
         {
             p.MessageId, p.SessionId, Content = reply.ToString(), Model = p.Model.Id, Status = status, Error = error,
             FinishReason = finishReason, PromptTokens = promptTokens, CompletionTokens = completionTokens, Cost = cost, Estimated = estimated,
             Sources = JsonSerializer.Serialize(citations, StoredJson),
         });
+    }
 
     private static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 

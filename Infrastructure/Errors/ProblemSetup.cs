@@ -17,9 +17,14 @@ public static class ProblemSetup
         return services;
     }
 
+    /// <summary>A problem with this extension (seconds) also sends <c>Retry-After</c>.</summary>
+    public const string RetryAfterExtension = "retry_after";
+
     /// <summary>Every problem carries status, title, detail and trace_id, so clients that read <c>detail</c> keep working.</summary>
     public static void Complete(ProblemDetails problem, HttpContext http)
     {
+        if (problem.Extensions.TryGetValue(RetryAfterExtension, out var retryAfter) && !http.Response.HasStarted)
+            http.Response.Headers.RetryAfter = Convert.ToString(retryAfter, System.Globalization.CultureInfo.InvariantCulture);
         problem.Status ??= http.Response.StatusCode;
         problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
         problem.Detail ??= DefaultDetail(problem.Status.Value, http);

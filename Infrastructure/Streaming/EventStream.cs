@@ -63,24 +63,35 @@ public sealed class EventStream
     private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Func<T, ValueTask> write)
     {
         await _response.StartAsync(ct);
-        await using var enumerator = items.GetAsyncEnumerator(ct);
-        Task? tick = null; // one timer per stream, renewed only when it fires
-        var next = enumerator.MoveNextAsync();
-        while (true)
+        var enumerator = items.GetAsyncEnumerator(ct);
+        Task<bool>? waiting = null; // a MoveNext still running when a write fails (the client left)
+        try
         {
-            if (!next.IsCompleted && !_ndjson)
+            Task? tick = null; // one timer per stream, renewed only when it fires
+            var next = enumerator.MoveNextAsync();
+            while (true)
             {
-                var pending = next.AsTask();
-                while (await Task.WhenAny(pending, tick ??= Task.Delay(heartbeat, ct)) != pending)
+                if (!next.IsCompleted && !_ndjson)
                 {
-                    tick = null;
-                    await WriteAndFlushAsync(Ping, ct);
+                    waiting = next.AsTask();
+                    while (await Task.WhenAny(waiting, tick ??= Task.Delay(heartbeat, ct)) != waiting)
+                    {
+                        tick = null;
+                        await WriteAndFlushAsync(Ping, ct);
+                    }
+                    next = new ValueTask<bool>(waiting);
+                    waiting = null;
                 }
-                next = new ValueTask<bool>(pending);
+                if (!await next) break;
+                await write(enumerator.Current);
+                next = enumerator.MoveNextAsync();
             }
-            if (!await next) break;
-            await write(enumerator.Current);
-            next = enumerator.MoveNextAsync();
+        }
+        finally
+        {
+            // An async iterator cannot be disposed while it runs: let it see the cancellation and stop first.
+            if (waiting is not null) await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
+            await enumerator.DisposeAsync();
         }
     }
 

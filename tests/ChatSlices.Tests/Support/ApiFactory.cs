@@ -14,6 +14,13 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["Auth:Issuer"] = Tokens.Issuer,
         ["Auth:Audience"] = Tokens.Audience,
         ["Logging:LogLevel:Default"] = "Warning",
+        // Generous limits, so that only the rate-limit tests (which set their own) ever meet them.
+        ["RateLimits:Tiers:guest:RequestsPerMinute"] = "100000",
+        ["RateLimits:Tiers:guest:ConcurrentStreams"] = "1000",
+        ["RateLimits:Tiers:guest:TokensPerDay"] = "1000000000",
+        ["RateLimits:Tiers:free:RequestsPerMinute"] = "100000",
+        ["RateLimits:Tiers:free:ConcurrentStreams"] = "1000",
+        ["RateLimits:Tiers:free:TokensPerDay"] = "1000000000",
     };
 
     public string ConnectionString { get; private set; } = "";

@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using ChatSlices.Infrastructure.Errors;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace ChatSlices.Infrastructure.RateLimiting;
+
+/// <summary>Marks the routes whose requests count against a tier's concurrent streams.</summary>
+public sealed class StreamingRoute;
+
+/// <summary>
+/// ASP.NET Core's rate limiter, partitioned per caller: a token bucket for requests per minute on every limited route,
+/// chained with a concurrency limit on streaming routes. Both are per instance (documented); the daily token quota,
+/// which must hold across instances, is <see cref="TokenQuota"/> in PostgreSQL.
+/// </summary>
+public static class RateLimitSetup
+{
+    private const string RequestsPolicy = "requests";
+
+    public static IServiceCollection AddChatSlicesRateLimiting(this IServiceCollection services)
+    {
+        services.AddOptions<RateLimitSettings>().BindConfiguration(RateLimitSettings.Section);
+        services.AddSingleton<TokenQuota>();
+        services.AddSingleton(sp => new CallerLimiters(sp.GetRequiredService<IOptions<RateLimitSettings>>().Value));
+        services.AddOptions<RateLimiterOptions>().Configure<CallerLimiters>((options, limiters) =>
+        {
+            options.GlobalLimiter = PartitionedRateLimiter.CreateChained(limiters.Requests, limiters.Streams);
+            options.OnRejected = RejectAsync;
+        });
+        services.AddRateLimiter(_ => { });
+        return services;
+    }
+
+    /// <summary>The client address comes from X-Forwarded-For only when the direct peer is a configured trusted proxy.</summary>
+    public static IApplicationBuilder UseTrustedForwardedHeaders(this IApplicationBuilder app, IConfiguration configuration)
+    {
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+        options.KnownProxies.Clear();
+        options.KnownIPNetworks.Clear(); // the defaults trust loopback; only configured proxies are trusted here
+        foreach (var proxy in configuration.GetSection("Http:TrustedProxies").Get<string[]>() ?? [])
+            if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
+        return app.UseForwardedHeaders(options);
+    }
+
+    /// <summary>Limits, then tells every limited response its remaining budget (IETF RateLimit header).</summary>
+    public static IApplicationBuilder UseChatSlicesRateLimiting(this IApplicationBuilder app)
+    {
+        app.UseRateLimiter();
+        return app.Use((http, next) =>
+        {
+            var limiters = http.RequestServices.GetRequiredService<CallerLimiters>();
+            if (limiters.Policy(http) is { } policy)
+            {
+                http.Response.Headers["RateLimit-Policy"] = policy.PolicyHeader;
+                http.Response.Headers["RateLimit"] = policy.RemainingHeader(limiters.Requests.GetStatistics(http)?.CurrentAvailablePermits ?? 0);
+            }
+            return next(http);
+        });
+    }
+
+    private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken ct)
+    {
+        var http = context.HttpContext;
+        var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+        var limiters = http.RequestServices.GetRequiredService<CallerLimiters>();
+        if (limiters.Policy(http) is { } policy)
+        {
+            http.Response.Headers["RateLimit-Policy"] = policy.PolicyHeader;
+            http.Response.Headers["RateLimit"] = policy.RemainingHeader(0, retryAfter);
+        }
+        var failure = new Failure(StatusCodes.Status429TooManyRequests, "Too many requests for your tier; retry after the time in Retry-After.", "rate_limited")
+        {
+            RetryAfterSeconds = retryAfter,
+        };
+        await failure.ToResult().ExecuteAsync(http);
+    }
+
+    /// <summary>The limiters, one partition per caller, built from the tier settings.</summary>
+    public sealed class CallerLimiters(RateLimitSettings settings)
+    {
+        public sealed record RequestPolicy(int PerMinute)
+        {
+            public string PolicyHeader => $"\"{RequestsPolicy}\";q={PerMinute};w=60";
+
+            public string RemainingHeader(long remaining, int? reset = null) =>
+                $"\"{RequestsPolicy}\";r={Math.Max(0, remaining).ToString(CultureInfo.InvariantCulture)};t={reset ?? 60}";
+        }
+
+        public PartitionedRateLimiter<HttpContext> Requests { get; } = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+        {
+            var caller = Caller.Of(http);
+            return settings.For(caller.Tier)?.RequestsPerMinute is { } perMinute && Limited(http)
+                ? RateLimitPartition.GetTokenBucketLimiter(caller.Subject, _ => Bucket(perMinute))
+                : RateLimitPartition.GetNoLimiter("unlimited");
+        });
+
+        public PartitionedRateLimiter<HttpContext> Streams { get; } = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+        {
+            var caller = Caller.Of(http);
+            return settings.For(caller.Tier)?.ConcurrentStreams is { } streams && http.GetEndpoint()?.Metadata.GetMetadata<StreamingRoute>() is not null
+                ? RateLimitPartition.GetConcurrencyLimiter(caller.Subject, _ => new ConcurrencyLimiterOptions { PermitLimit = streams, QueueLimit = 0 })
+                : RateLimitPartition.GetNoLimiter("unlimited");
+        });
+
+        public RequestPolicy? Policy(HttpContext http) =>
+            Limited(http) && settings.For(Caller.Of(http).Tier)?.RequestsPerMinute is { } perMinute ? new RequestPolicy(perMinute) : null;
+
+        /// <summary>The API routes; health, OpenAPI and Scalar stay outside the limits.</summary>
+        private static bool Limited(HttpContext http) => http.Request.Path.StartsWithSegments("/v1");
+
+        private static TokenBucketRateLimiterOptions Bucket(int perMinute) => new()
+        {
+            TokenLimit = perMinute,
+            TokensPerPeriod = Math.Max(1, perMinute / 60),
+            ReplenishmentPeriod = perMinute >= 60 ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(60.0 / perMinute),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        };
+    }
+}

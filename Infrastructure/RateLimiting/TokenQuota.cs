@@ -1,0 +1,56 @@
+using ChatSlices.Infrastructure.Errors;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ChatSlices.Infrastructure.RateLimiting;
+
+/// <summary>
+/// The daily token quota (prompt + completion, per UTC day) in PostgreSQL, so every instance sees the same count.
+/// A turn reserves its worst case (prompt estimate + max_tokens) with one conditional update before the model is
+/// called, and settles to what it used afterwards: concurrent turns cannot together spend past the limit.
+/// </summary>
+public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock)
+{
+    /// <summary>A reservation to settle when the turn ends.</summary>
+    public sealed record Reservation(string Subject, DateOnly Day, long Tokens);
+
+    private const string ReserveSql = """
+        INSERT INTO usage_daily (subject, day, tokens) VALUES (@Subject, @Day, 0) ON CONFLICT (subject, day) DO NOTHING;
+        UPDATE usage_daily SET tokens = tokens + @Tokens
+        WHERE subject = @Subject AND day = @Day AND tokens + @Tokens <= @Limit
+        RETURNING tokens;
+        """;
+
+    private const string SettleSql = "UPDATE usage_daily SET tokens = greatest(0, tokens - @Reserved + @Used) WHERE subject = @Subject AND day = @Day";
+
+    /// <returns>The reservation (null when the caller's tier has no daily limit), or a 429 failure.</returns>
+    public async Task<Outcome<Reservation?>> ReserveAsync(Caller caller, long tokens, CancellationToken ct)
+    {
+        if (settings.Value.For(caller.Tier)?.TokensPerDay is not { } limit) return new Outcome<Reservation?>(null, null);
+        var now = clock.GetUtcNow();
+        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var reserved = await conn.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(ReserveSql,
+            new { caller.Subject, Day = day, Tokens = tokens, Limit = limit }, cancellationToken: ct));
+        if (reserved is null)
+        {
+            var midnight = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            return new Failure(StatusCodes.Status429TooManyRequests,
+                $"This turn could use up to {tokens} tokens, more than is left of your tier's {limit} tokens for today (UTC).", "token_quota_exceeded")
+            {
+                RetryAfterSeconds = (int)Math.Ceiling((midnight - now).TotalSeconds),
+            };
+        }
+        return new Reservation(caller.Subject, day, tokens);
+    }
+
+    /// <summary>Replaces the reservation by what the turn really used (not tied to the request: the client may be gone).</summary>
+    public async Task SettleAsync(Reservation reservation, long used)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await using var conn = await db.OpenConnectionAsync(timeout.Token);
+        await conn.ExecuteAsync(new CommandDefinition(SettleSql,
+            new { reservation.Subject, reservation.Day, Reserved = reservation.Tokens, Used = used }, cancellationToken: timeout.Token));
+    }
+}
