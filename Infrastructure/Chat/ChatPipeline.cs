@@ -166,7 +166,17 @@ public sealed class ChatPipeline(
         }
         finally
         {
-            if (p.Reservation is { } reservation) await quota.SettleAsync(reservation, p.TokensUsed);
+            if (p.Reservation is { } reservation)
+            {
+                try
+                {
+                    await quota.SettleAsync(reservation, p.TokensUsed);
+                }
+                catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+                {
+                    logger.LogError(e, "Settling the token quota failed; the reservation stays counted for today");
+                }
+            }
         }
     }
 
@@ -260,8 +270,9 @@ public sealed class ChatPipeline(
             failure ??= await UserTurnFailedAsync(userTurn);
             var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
             var cost = p.Model.Cost(promptTokens, completionTokens);
-            if (failure is null || failure.Code != StorageFailed.Code)
-                await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations);
+            if ((failure is null || failure.Code != StorageFailed.Code)
+                && !await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations))
+                failure ??= StorageFailed;
             stored = true;
 
             if (failure is not null)
@@ -299,7 +310,7 @@ public sealed class ChatPipeline(
             yield break;
         }
         var reply = new StringBuilder();
-        var stored = false;
+        bool? stored = null; // null until the whole answer has been told
         try
         {
             foreach (var piece in hit.Answer.Split(' ').Select((word, i) => i == 0 ? word : " " + word))
@@ -308,12 +319,18 @@ public sealed class ChatPipeline(
                 reply.Append(piece);
                 yield return new TextDelta(piece);
             }
-            await StoreReplyAsync(p, reply, "complete", null, "stop", 0, 0, 0m, estimated: false, citations);
-            stored = true;
+            stored = await StoreReplyAsync(p, reply, "complete", null, "stop", 0, 0, 0m, estimated: false, citations);
         }
         finally
         {
-            if (!stored) await StoreReplyAsync(p, reply, "interrupted", null, null, 0, 0, 0m, estimated: false, citations);
+            // The client went away mid-answer: keep what was told, marked as interrupted.
+            if (stored is null) await StoreReplyAsync(p, reply, "interrupted", null, null, 0, 0, 0m, estimated: false, citations);
+        }
+        if (stored == false)
+        {
+            yield return StorageFailed;
+            yield return new Done(false, p.SessionId, p.MessageId, null, Cached: true);
+            yield break;
         }
         yield return new UsageReported(0, 0, 0, 0m, Estimated: false);
         yield return new Done(true, p.SessionId, p.MessageId, "stop", Cached: true, hit.Similarity);
@@ -364,16 +381,26 @@ public sealed class ChatPipeline(
         }
     }
 
-    private Task StoreReplyAsync(Prepared p, StringBuilder reply, string status, string? error, string? finishReason,
+    /// <summary>Stores the reply; false (logged) when the database cannot take it, so the stream can say so.</summary>
+    private async Task<bool> StoreReplyAsync(Prepared p, StringBuilder reply, string status, string? error, string? finishReason,
         int promptTokens, int completionTokens, decimal cost, bool estimated, List<Citation> citations)
     {
         p.TokensUsed = promptTokens + completionTokens;
-        return ExecuteDetachedAsync(InsertReplySql, new
+        try
         {
-            p.MessageId, p.SessionId, Content = reply.ToString(), Model = p.Model.Id, Status = status, Error = error,
-            FinishReason = finishReason, PromptTokens = promptTokens, CompletionTokens = completionTokens, Cost = cost, Estimated = estimated,
-            Sources = JsonSerializer.Serialize(citations, StoredJson),
-        });
+            await ExecuteDetachedAsync(InsertReplySql, new
+            {
+                p.MessageId, p.SessionId, Content = reply.ToString(), Model = p.Model.Id, Status = status, Error = error,
+                FinishReason = finishReason, PromptTokens = promptTokens, CompletionTokens = completionTokens, Cost = cost, Estimated = estimated,
+                Sources = JsonSerializer.Serialize(citations, StoredJson),
+            });
+            return true;
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogError(e, "Storing the {Status} reply {MessageId} failed", status, p.MessageId);
+            return false;
+        }
     }
 
     private static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

@@ -37,11 +37,18 @@ public static class RateLimitSetup
     /// <summary>The client address comes from X-Forwarded-For only when the direct peer is a configured trusted proxy.</summary>
     public static IApplicationBuilder UseTrustedForwardedHeaders(this IApplicationBuilder app, IConfiguration configuration)
     {
+        var proxies = (configuration.GetSection("Http:TrustedProxies").Get<string[]>() ?? [])
+            .Select(p => IPAddress.TryParse(p, out var address) ? address : throw new InvalidOperationException($"Http:TrustedProxies holds '{p}', not an IP address."))
+            .ToList();
+        // With no proxy listed the middleware must not run at all: emptied lists would make it trust every peer.
+        if (proxies.Count == 0) return app;
         var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+        options.KnownIPNetworks.Clear(); // the default trusts loopback
+#pragma warning disable ASPDEPR005 // the obsolete list is still consulted
+        options.KnownNetworks.Clear();
+#pragma warning restore ASPDEPR005
         options.KnownProxies.Clear();
-        options.KnownIPNetworks.Clear(); // the defaults trust loopback; only configured proxies are trusted here
-        foreach (var proxy in configuration.GetSection("Http:TrustedProxies").Get<string[]>() ?? [])
-            if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
+        foreach (var proxy in proxies) options.KnownProxies.Add(proxy);
         return app.UseForwardedHeaders(options);
     }
 

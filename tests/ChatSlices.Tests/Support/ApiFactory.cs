@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatSlices.Tests.Support;
 
@@ -44,8 +45,14 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         if (ConnectionString.Length > 0) await TestDatabase.DropAsync(ConnectionString);
     }
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+    /// <summary>Service replacements (e.g. a clock), applied after the service's own registrations.</summary>
+    public Action<IServiceCollection>? ReplaceServices { get; set; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
+        if (ReplaceServices is { } replace) builder.ConfigureServices(replace);
+    }
 
     public HttpClient ClientFor(string? token)
     {
