@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Prompts;
 using System.Security.Claims;
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Prompts;
 using System.Text.Json;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
@@ -28,7 +29,7 @@ public sealed record PromptView
         """;
 
     /// <summary>The prompts a caller may read (and preview): their own and every template. Ownership is part of every query.</summary>
-    public const string Visible = "(p.owner_id = @UserId OR p.is_template)";
+    public const string Visible = PromptUsage.Visible;
 
     /// <summary>The prompts a caller may change or delete: their own, and templates when they are an admin.</summary>
     public const string Writable = "(CASE WHEN p.is_template THEN @IsAdmin ELSE p.owner_id = @UserId END)";

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Prompts;
 using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;

@@ -7,6 +7,8 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.Prompts;
 using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Retrieval;
 using Dapper;
@@ -106,6 +108,19 @@ public sealed class ChatPipeline(
                 return new Failure(StatusCodes.Status401Unauthorized, "This assistant is for signed-in users; send a bearer token.", "authentication_required");
         }
 
+        var userTurnText = body.UserTurn;
+        if (body.PromptId is { } promptId)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            if (await PromptUsage.UseAsync(conn, promptId, userId, ct) is not { } content) return Failure.NotFound("Prompt");
+            var rendered = PromptTemplate.Render(content, body.PromptVariableTexts);
+            if (rendered.MissingVariables.Count > 0)
+                throw RequestValidationException.For("prompt_variables", "Missing: " + string.Join(", ", rendered.MissingVariables) + ".");
+            if (rendered.Text.Length > ChatRequest.MaxQueryChars)
+                throw RequestValidationException.For("prompt_variables", $"The filled-in prompt is longer than {ChatRequest.MaxQueryChars} characters.");
+            userTurnText = rendered.Text;
+        }
+
         var modelId = body.EffectiveModel
             ?? (session is not null && catalog.Find(session.Model, ModelKind.Chat) is not null ? session.Model : null)
             ?? assistant?.Model ?? ai.Value.DefaultModel;
@@ -129,7 +144,7 @@ public sealed class ChatPipeline(
         var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && referenced.Length == 0;
         // The quota is reserved for the worst case: the prompt as far as known, the context retrieval may add, max_tokens.
         var retrieves = mode != "none" && (session is not null || assistant is not null);
-        var promptEstimate = TokenEstimator.CountMessage(systemPrompt) + TokenEstimator.CountMessage(body.UserTurn)
+        var promptEstimate = TokenEstimator.CountMessage(systemPrompt) + TokenEstimator.CountMessage(userTurnText)
                              + history.Sum(t => TokenEstimator.CountMessage(t.Content)) + (retrieves ? promptBudget / 2 : 0);
         var reservation = await quota.ReserveAsync(caller, Math.Min(promptEstimate, promptBudget) + maxTokens, ct);
         if (reservation.Failure is { } overQuota) return overQuota;
@@ -137,19 +152,19 @@ public sealed class ChatPipeline(
         var prepared = new Prepared(
             SessionId: sessionIdToUse,
             NewSession: session is null,
-            Title: TitleFrom(body.UserTurn),
+            Title: TitleFrom(userTurnText),
             UserId: userId,
             ApplicationId: user.ApplicationId(),
             AssistantId: assistant?.Id,
             UserMessageId: Guid.CreateVersion7(),
             MessageId: Guid.CreateVersion7(),
             Model: model,
-            UserTurn: body.UserTurn,
+            UserTurn: userTurnText,
             SystemPrompt: systemPrompt,
             History: history,
             Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, assistant?.Id, mode, body.RagConfig,
-                body.AttachmentConfig, body.DocumentIds, embeddingModel, body.UserTurn, promptBudget / 2),
-            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), body.UserTurn, embeddingModel) : null,
+                body.AttachmentConfig, body.DocumentIds, embeddingModel, userTurnText, promptBudget / 2),
+            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), userTurnText, embeddingModel) : null,
             PromptBudget: promptBudget,
             Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens },
             Reservation: reservation.Value);

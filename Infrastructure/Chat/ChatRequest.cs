@@ -32,7 +32,9 @@ public sealed record ChatRequest(
     List<Guid>? DocumentIds = null,
     string? EmbeddingModel = null,
     string? StreamFormat = null,
-    bool? Stream = null)
+    bool? Stream = null,
+    Guid? PromptId = null,
+    Dictionary<string, System.Text.Json.JsonElement>? PromptVariables = null)
 {
     public const int MaxQueryChars = 10_000;
     public const int MaxHistoryItems = 50;
@@ -48,6 +50,11 @@ public sealed record ChatRequest(
     /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
     public string UserTurn => Messages is { Count: > 0 } ? Messages[^1].Content ?? "" : Query ?? "";
 
+    /// <summary>prompt_variables as text: strings as they are, other JSON values as their JSON; null counts as missing.</summary>
+    public IReadOnlyDictionary<string, string> PromptVariableTexts =>
+        (PromptVariables ?? []).Where(v => v.Value.ValueKind != System.Text.Json.JsonValueKind.Null)
+            .ToDictionary(v => v.Key, v => v.Value.ValueKind == System.Text.Json.JsonValueKind.String ? v.Value.GetString()! : v.Value.GetRawText());
+
     /// <summary>Earlier turns the client sent (all but the last of <c>messages</c>, or <c>history</c>), system turns excluded.</summary>
     public IEnumerable<ChatTurn> EarlierTurns =>
         (Messages is { Count: > 0 } ? Messages.Take(Messages.Count - 1) : History ?? []).Where(t => t.Role != "system");
@@ -58,7 +65,9 @@ public sealed record ChatRequest(
 
     public void Validate(ValidationErrors errors)
     {
-        if (Messages is null && Query is null) errors.Add("query", "Send either messages or query.");
+        if (PromptId is not null && (Messages is not null || Query is not null))
+            errors.Add("prompt_id", "prompt_id (with prompt_variables) builds the user turn: send it without query or messages.");
+        if (PromptId is null && Messages is null && Query is null) errors.Add("query", "Send either messages or query (or prompt_id).");
         if (Messages is not null && Query is not null) errors.Add("messages", "Send either messages or query, not both.");
         if (SessionId is not null && ConversationId is not null && SessionId != ConversationId)
             errors.Add("conversation_id", "conversation_id is an alias of session_id; they differ.");

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Prompts;
 using ChatSlices.Features.Prompts;
 
 namespace ChatSlices.Tests.Features.Prompts;

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Prompts;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;

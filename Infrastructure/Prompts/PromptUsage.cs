@@ -1,7 +1,7 @@
 using Dapper;
 using Npgsql;
 
-namespace ChatSlices.Features.Prompts;
+namespace ChatSlices.Infrastructure.Prompts;
 
 /// <summary>
 /// A stored prompt put to use (a preview, or a chat turn built from it): its content is read and its <c>usage_count</c>
@@ -10,9 +10,12 @@ namespace ChatSlices.Features.Prompts;
 /// </summary>
 public static class PromptUsage
 {
+    /// <summary>The prompts a caller may use: their own and the templates.</summary>
+    public const string Visible = "(p.owner_id = @UserId OR p.is_template)";
+
     public const string Sql = $"""
         UPDATE prompts p SET usage_count = p.usage_count + 1
-        WHERE p.id = @PromptId AND {PromptView.Visible}
+        WHERE p.id = @PromptId AND {Visible}
         RETURNING p.content
         """;
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ChatSlices.Features.Prompts;
+namespace ChatSlices.Infrastructure.Prompts;
 
 /// <summary>
 /// The placeholder syntax of prompt content: <c>{name}</c> is a variable (a name of letters, digits and underscores),
