@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ChatSlices.Infrastructure.Auth;
@@ -39,9 +40,14 @@ public static class AuthSetup
         return services;
     }
 
+    /// <summary>Larger bearer tokens are refused before they are parsed.</summary>
+    public const int MaxTokenBytes = 16 * 1024;
+
     private static void Configure(JwtBearerOptions jwt, AuthSettings settings)
     {
         jwt.MapInboundClaims = false;
+        jwt.TokenHandlers.Clear();
+        jwt.TokenHandlers.Add(new JsonWebTokenHandler { MapInboundClaims = false, MaximumTokenSizeInBytes = MaxTokenBytes });
         jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
         jwt.TokenValidationParameters = new TokenValidationParameters
         {
