@@ -15,14 +15,21 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
     /// <summary>A reservation to settle when the turn ends.</summary>
     public sealed record Reservation(string Subject, DateOnly Day, long Tokens);
 
+    // The quota's writes commit without waiting for the WAL flush (about 2.5 ms an fsync here, before the first byte
+    // of every turn): a crash may forget the last moments of counting, which a daily quota can afford.
     private const string ReserveSql = """
-        INSERT INTO usage_daily (subject, day, tokens) VALUES (@Subject, @Day, 0) ON CONFLICT (subject, day) DO NOTHING;
+        WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+        INSERT INTO usage_daily (subject, day, tokens) SELECT @Subject, @Day, 0 FROM relaxed ON CONFLICT (subject, day) DO NOTHING;
         UPDATE usage_daily SET tokens = tokens + @Tokens
         WHERE subject = @Subject AND day = @Day AND tokens + @Tokens <= @Limit
         RETURNING tokens;
         """;
 
-    private const string SettleSql = "UPDATE usage_daily SET tokens = greatest(0, tokens - @Reserved + @Used) WHERE subject = @Subject AND day = @Day";
+    private const string SettleSql = """
+        UPDATE usage_daily SET tokens = greatest(0, tokens - @Reserved + @Used)
+        FROM (SELECT set_config('synchronous_commit', 'off', true)) relaxed
+        WHERE subject = @Subject AND day = @Day
+        """;
 
     /// <returns>The reservation (null when the caller's tier has no daily limit), or a 429 failure.</returns>
     public async Task<Outcome<Reservation?>> ReserveAsync(Caller caller, long tokens, CancellationToken ct)
