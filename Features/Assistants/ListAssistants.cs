@@ -11,18 +11,9 @@ namespace ChatSlices.Features.Assistants;
 /// <summary>GET /v1/assistants?skip&amp;limit: paged in SQL; guests see only assistants that do not require authentication.</summary>
 public static class ListAssistants
 {
-    public sealed record Query(bool Guest, string? RawSkip, string? RawLimit) : IRequest<Response>, IValidated
+    public sealed record Query(bool Guest, SkipLimit Page) : IRequest<Response>, IValidated
     {
-        public int Skip => QueryText.Integer(RawSkip) ?? 0;
-        public int Limit => QueryText.Integer(RawLimit) ?? 100;
-
-        public void Validate(ValidationErrors errors)
-        {
-            errors.WholeNumber(RawSkip, "skip");
-            errors.WholeNumber(RawLimit, "limit");
-            errors.Require(Skip >= 0, "skip", "Must be 0 or more.");
-            errors.Range<int>(Limit, "limit", 1, 1000);
-        }
+        public void Validate(ValidationErrors errors) => Page.Validate(errors);
     }
 
     public sealed record Response(long Total, IReadOnlyList<AssistantView> Items);
@@ -38,12 +29,12 @@ public static class ListAssistants
         public async Task<Response> Handle(Query query, CancellationToken ct)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.Guest, query.Skip, query.Limit }, cancellationToken: ct));
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.Guest, query.Page.Skip, query.Page.Limit }, cancellationToken: ct));
             return new Response(await results.ReadSingleAsync<long>(), (await results.ReadAsync<AssistantView>()).AsList());
         }
     }
 
     public static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, CancellationToken ct,
         [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(user.UserId() is null, skip, limit), ct));
+        TypedResults.Ok(await mediator.Send(new Query(user.UserId() is null, new SkipLimit(skip, limit, DefaultLimit: 100, MaxLimit: 1000)), ct));
 }

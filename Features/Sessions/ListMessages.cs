@@ -12,18 +12,9 @@ namespace ChatSlices.Features.Sessions;
 /// <summary>GET /v1/chat/sessions/{id}/messages?skip&amp;limit: a page of messages, oldest first, with the exact total.</summary>
 public static class ListMessages
 {
-    public sealed record Query(Guid SessionId, string UserId, string? RawSkip, string? RawLimit) : IRequest<Response?>, IValidated
+    public sealed record Query(Guid SessionId, string UserId, SkipLimit Page) : IRequest<Response?>, IValidated
     {
-        public int Skip => QueryText.Integer(RawSkip) ?? 0;
-        public int Limit => QueryText.Integer(RawLimit) ?? 50;
-
-        public void Validate(ValidationErrors errors)
-        {
-            errors.WholeNumber(RawSkip, "skip");
-            errors.WholeNumber(RawLimit, "limit");
-            errors.Require(Skip >= 0, "skip", "Must be 0 or more.");
-            errors.Range<int>(Limit, "limit", 1, 100);
-        }
+        public void Validate(ValidationErrors errors) => Page.Validate(errors);
     }
 
     public sealed record Response(long Total, IReadOnlyList<MessageView> Items);
@@ -43,7 +34,7 @@ public static class ListMessages
         public async Task<Response?> Handle(Query query, CancellationToken ct)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.SessionId, query.UserId, query.Skip, query.Limit }, cancellationToken: ct));
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.SessionId, query.UserId, query.Page.Skip, query.Page.Limit }, cancellationToken: ct));
             if (await results.ReadSingleAsync<long>() == 0) return null;
             var total = await results.ReadSingleAsync<long>();
             return new Response(total, (await results.ReadAsync<MessageView>()).AsList());
@@ -52,5 +43,5 @@ public static class ListMessages
 
     public static async Task<Results<Ok<Response>, NotFound>> Endpoint(Guid id, ClaimsPrincipal user, IMediator mediator, CancellationToken ct,
         [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
-        await mediator.Send(new Query(id, user.RequiredUserId(), skip, limit), ct) is { } page ? TypedResults.Ok(page) : TypedResults.NotFound();
+        await mediator.Send(new Query(id, user.RequiredUserId(), new SkipLimit(skip, limit, DefaultLimit: 50, MaxLimit: 100)), ct) is { } page ? TypedResults.Ok(page) : TypedResults.NotFound();
 }

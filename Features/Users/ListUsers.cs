@@ -11,18 +11,9 @@ namespace ChatSlices.Features.Users;
 /// <summary>GET /v1/admin/users?skip&amp;limit: the users the service has seen, newest first (admin only).</summary>
 public sealed class ListUsers : IEndpointModule
 {
-    public sealed record Query(string? RawSkip, string? RawLimit) : IRequest<Response>, IValidated
+    public sealed record Query(SkipLimit Page) : IRequest<Response>, IValidated
     {
-        public int Skip => QueryText.Integer(RawSkip) ?? 0;
-        public int Limit => QueryText.Integer(RawLimit) ?? 100;
-
-        public void Validate(ValidationErrors errors)
-        {
-            errors.WholeNumber(RawSkip, "skip");
-            errors.WholeNumber(RawLimit, "limit");
-            errors.Require(Skip >= 0, "skip", "Must be 0 or more.");
-            errors.Range<int>(Limit, "limit", 1, 1000);
-        }
+        public void Validate(ValidationErrors errors) => Page.Validate(errors);
     }
 
     public sealed record User(string Id, string? Name, string? Email, string Tier, DateTime CreatedAt, DateTime LastSeenAt);
@@ -41,7 +32,7 @@ public sealed class ListUsers : IEndpointModule
         public async Task<Response> Handle(Query query, CancellationToken ct)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.Skip, query.Limit }, cancellationToken: ct));
+            await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql, new { query.Page.Skip, query.Page.Limit }, cancellationToken: ct));
             var total = await results.ReadSingleAsync<long>();
             var items = (await results.ReadAsync<User>()).AsList();
             return new Response(total, items);
@@ -57,5 +48,5 @@ public sealed class ListUsers : IEndpointModule
             .ProducesProblem(StatusCodes.Status403Forbidden);
 
     private static async Task<Ok<Response>> Handle(IMediator mediator, CancellationToken ct, [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(skip, limit), ct));
+        TypedResults.Ok(await mediator.Send(new Query(new SkipLimit(skip, limit, DefaultLimit: 100, MaxLimit: 1000)), ct));
 }

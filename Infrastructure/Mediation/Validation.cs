@@ -60,3 +60,18 @@ public static class QueryText
     public static int? Integer(string? raw) =>
         int.TryParse(raw, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 }
+
+/// <summary><c>skip</c>/<c>limit</c> from a query string, as text so that bad values are a 422 naming the field.</summary>
+public sealed record SkipLimit(string? RawSkip, string? RawLimit, int DefaultLimit, int MaxLimit)
+{
+    public int Skip => QueryText.Integer(RawSkip) ?? 0;
+    public int Limit => QueryText.Integer(RawLimit) ?? DefaultLimit;
+
+    public void Validate(ValidationErrors errors)
+    {
+        errors.WholeNumber(RawSkip, "skip");
+        errors.WholeNumber(RawLimit, "limit");
+        errors.Require(Skip >= 0, "skip", "Must be 0 or more.");
+        errors.Range<int>(Limit, "limit", 1, MaxLimit);
+    }
+}
