@@ -36,6 +36,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     o.SerializerOptions.DictionaryKeyPolicy = null;
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+    o.SerializerOptions.Converters.Add(new StorableStringConverter());
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
@@ -74,6 +75,7 @@ app.UseTrustedForwardedHeaders(app.Configuration);
 app.UseRequestLogging();
 app.UseExceptionHandler();
 app.UseProblemStatusCodes();
+app.UseUtf8JsonBodies();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseUserDirectory();

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Prompts;
 using System.Security.Claims;
 using System.Text.Json;
@@ -38,7 +39,8 @@ public static class PreviewPrompt
             else
                 PromptFields.ValidateContent(errors, Body.Content, "content");
             foreach (var (name, value) in Body.Variables ?? [])
-                errors.Require(value.ValueKind != JsonValueKind.String || value.GetString()!.Length <= PromptFields.MaxContent,
+                if (!StorableJson.IsStorable(value)) errors.Add($"variables.{name}", "Text may not contain a NUL character or a lone surrogate.");
+                else errors.Require(value.ValueKind != JsonValueKind.String || value.GetString()!.Length <= PromptFields.MaxContent,
                     $"variables.{name}", $"Must be at most {PromptFields.MaxContent} characters.");
         }
 

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
@@ -35,12 +36,14 @@ public static class CreateSession
         public async Task<Outcome<SessionView>> Handle(Command command, CancellationToken ct)
         {
             var body = command.Body;
-            if (body.AssistantId is not null) return Failure.NotFound("Assistant");
-            var model = body.Model ?? ai.Value.DefaultModel;
+            await using var conn = await db.OpenConnectionAsync(ct);
+            AssistantProfile? assistant = null;
+            if (body.AssistantId is { } assistantId && (assistant = await AssistantProfile.LoadAsync(conn, assistantId, ct)) is null)
+                return Failure.NotFound("Assistant");
+            var model = body.Model ?? assistant?.Model ?? ai.Value.DefaultModel;
             if (catalog.Find(model, ModelKind.Chat) is null)
                 return Failure.BadRequest($"Unknown model '{model}'. GET /v1/models lists the chat models.", "model_not_found");
 
-            await using var conn = await db.OpenConnectionAsync(ct);
             var session = await conn.QuerySingleAsync<SessionView>(new CommandDefinition(Sql, new
             {
                 Id = Guid.CreateVersion7(), command.UserId, command.ApplicationId, body.AssistantId, Model = model, Title = body.Title?.Trim(),

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 
 namespace ChatSlices.Infrastructure.Chat;
@@ -5,7 +7,7 @@ namespace ChatSlices.Infrastructure.Chat;
 public sealed record ChatTurn(string? Role, string? Content);
 
 public sealed record RagSource(string? Name, string? ModelName, int? Limit, double? SimilarityThreshold, double? Weight,
-    Dictionary<string, object?>? MetadataFilters);
+    Dictionary<string, JsonElement>? MetadataFilters);
 
 public sealed record RagConfig(List<RagSource>? Sources, string? RetrievalStrategy, int? MaxTotalResults);
 
@@ -48,7 +50,7 @@ public sealed record ChatRequest(
     public string? EffectiveModel => Model ?? LlmModel;
 
     /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
-    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1].Content ?? "" : Query ?? "";
+    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1]?.Content ?? "" : Query ?? "";
 
     /// <summary>prompt_variables as text: strings as they are, other JSON values as their JSON; null counts as missing.</summary>
     public IReadOnlyDictionary<string, string> PromptVariableTexts =>
@@ -79,9 +81,9 @@ public sealed record ChatRequest(
         {
             if (Messages.Count == 0) errors.Add("messages", "Must hold at least the new user turn.");
             else if (Messages.Count > MaxHistoryItems + 1) errors.Add("messages", $"At most {MaxHistoryItems + 1} messages.");
-            else if (Messages[^1].Role != "user") errors.Add("messages", "The last message must be the new user turn (role user).");
+            else if (Messages[^1]?.Role != "user") errors.Add("messages", "The last message must be the new user turn (role user).");
             ValidateTurns(Messages, "messages", errors);
-            if (Messages.Count > 0) errors.Length(Messages[^1].Content, "messages", 0, MaxQueryChars);
+            if (Messages.Count > 0) errors.Length(Messages[^1]?.Content, "messages", 0, MaxQueryChars);
         }
         if (History is not null)
         {
@@ -97,11 +99,14 @@ public sealed record ChatRequest(
         errors.Require(DocumentIds is null || DocumentIds.Count <= 20, "document_ids", "At most 20 documents.");
         errors.Length(EmbeddingModel, "embedding_model", 1, 200);
         if (RagConfig is not null) ValidateRag(RagConfig, errors);
+        errors.Require(PromptVariables is null || PromptVariables.Values.All(StorableJson.IsStorable), "prompt_variables",
+            "Text may not contain a NUL character or a lone surrogate.");
         if (AttachmentConfig?.Attachments is { } attachments)
         {
             errors.Require(attachments.Count <= 20, "attachment_config.attachments", "At most 20 attachments.");
             for (var i = 0; i < attachments.Count; i++)
             {
+                if (attachments[i] is null) { errors.Add($"attachment_config.attachments[{i}]", "Must be an object."); continue; }
                 errors.Require(attachments[i].DocumentId is not null, $"attachment_config.attachments[{i}].document_id", "Required.");
                 errors.Range(attachments[i].MaxTokens, $"attachment_config.attachments[{i}].max_tokens", 1, 100_000);
             }
@@ -112,6 +117,7 @@ public sealed record ChatRequest(
     {
         for (var i = 0; i < turns.Count; i++)
         {
+            if (turns[i] is null) { errors.Add($"{field}[{i}]", "Must be an object with role and content."); continue; }
             errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant or system.");
             errors.Require(!string.IsNullOrEmpty(turns[i].Content), $"{field}[{i}].content", "Must not be empty.");
         }
@@ -126,6 +132,9 @@ public sealed record ChatRequest(
         {
             var source = rag.Sources![i];
             var at = $"rag_config.sources[{i}]";
+            if (source is null) { errors.Add(at, "Must be an object."); continue; }
+            errors.Require(source.MetadataFilters is null || source.MetadataFilters.All(f => StorableJson.IsStorable(f.Key) && StorableJson.IsStorable(f.Value)),
+                at + ".metadata_filters", "Text may not contain a NUL character or a lone surrogate.");
             errors.Require(!string.IsNullOrWhiteSpace(source.Name), at + ".name", "Required.");
             errors.Range(source.Limit, at + ".limit", 1, 50);
             errors.Range(source.SimilarityThreshold, at + ".similarity_threshold", -1.0, 1.0);

@@ -21,6 +21,13 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
                 Detail = "One or more fields are invalid: " + string.Join(", ", invalid.Errors.Keys) + ".",
             },
             BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Detail = BadRequestDetail(bad) },
+            // Data exceptions (class 22) come from values the client sent that the database cannot hold.
+            PostgresException { SqlState: var state } when state.StartsWith("22", StringComparison.Ordinal) => new ProblemDetails
+            {
+                Status = StatusCodes.Status422UnprocessableEntity,
+                Title = "Unprocessable Entity",
+                Detail = "A value in the request cannot be stored (out of range, or characters the database does not accept).",
+            },
             _ when IsDatabaseUnavailable(exception) => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

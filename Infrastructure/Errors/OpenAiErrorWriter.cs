@@ -5,7 +5,14 @@ using Microsoft.AspNetCore.Mvc;
 namespace ChatSlices.Infrastructure.Errors;
 
 /// <summary>Marks a route whose errors use OpenAI's <c>{"error": {message, type, code, param}}</c> shape instead of problem+json.</summary>
-public sealed class OpenAiErrorFormat;
+public sealed class OpenAiErrorFormat
+{
+    /// <summary>
+    /// The path of the OpenAI-compatible route: a request refused before it reaches the route (wrong content type)
+    /// has no endpoint to carry the marker, but its client still reads OpenAI's error shape.
+    /// </summary>
+    public const string CompletionsPath = "/v1/chat/completions";
+}
 
 /// <summary>Writes every problem of a route marked <see cref="OpenAiErrorFormat"/> the way OpenAI SDKs expect to read it.</summary>
 public sealed class OpenAiErrorWriter : IProblemDetailsWriter
@@ -14,7 +21,8 @@ public sealed class OpenAiErrorWriter : IProblemDetailsWriter
     {
         // The exception handler clears the endpoint before it runs; the feature keeps the one that failed.
         var endpoint = context.HttpContext.GetEndpoint() ?? context.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
-        return endpoint?.Metadata.GetMetadata<OpenAiErrorFormat>() is not null;
+        return endpoint?.Metadata.GetMetadata<OpenAiErrorFormat>() is not null
+               || context.HttpContext.Request.Path.Equals(OpenAiErrorFormat.CompletionsPath, StringComparison.OrdinalIgnoreCase);
     }
 
     public ValueTask WriteAsync(ProblemDetailsContext context)

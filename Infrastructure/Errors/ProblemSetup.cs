@@ -23,6 +23,8 @@ public static class ProblemSetup
     /// <summary>Every problem carries status, title, detail and trace_id, so clients that read <c>detail</c> keep working.</summary>
     public static void Complete(ProblemDetails problem, HttpContext http)
     {
+        if (problem.Status == StatusCodes.Status401Unauthorized && !http.Response.HasStarted && http.Response.Headers.WWWAuthenticate.Count == 0)
+            http.Response.Headers.WWWAuthenticate = "Bearer";
         if (problem.Extensions.TryGetValue(RetryAfterExtension, out var retryAfter) && !http.Response.HasStarted)
             http.Response.Headers.RetryAfter = Convert.ToString(retryAfter, System.Globalization.CultureInfo.InvariantCulture);
         problem.Status ??= http.Response.StatusCode;

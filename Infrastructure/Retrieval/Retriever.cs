@@ -66,6 +66,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
 
         if (!await ingestion.EnsureChunksAsync(new DocumentOwner(request.SessionId, request.AssistantId), request.EmbeddingModel, ct)) return [];
         var embedding = (await providers.Embedder(request.EmbeddingModel).GenerateAsync([request.Question], cancellationToken: ct))[0];
+        if (IsZero(embedding.Vector.Span)) return []; // a question without words has no direction: nothing is near it
         var query = VectorText.Format(embedding.Vector.Span);
 
         if (strategy == "sequential")
@@ -115,7 +116,13 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
     }
 
     private static Passage ToPassage(Row row, double score, string source) =>
-        new(row.DocumentId, row.Title, row.Page, row.ChunkId, Math.Round(score, 6), row.Content, source);
+        new(row.DocumentId, row.Title, row.Page, row.ChunkId, double.IsFinite(score) ? Math.Round(score, 6) : 0, row.Content, source);
+
+    private static bool IsZero(ReadOnlySpan<float> vector)
+    {
+        foreach (var x in vector) if (x != 0) return false;
+        return true;
+    }
 
     /// <summary>One round trip: the nearest chunks (and, for ensemble, the best full-text matches) of one source.</summary>
     private async Task<(List<Row> Vector, List<Row> Text)> SearchAsync(RetrievalRequest request, RagSource source, string query, bool withText, CancellationToken ct)
