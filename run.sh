@@ -448,7 +448,7 @@ setup_cluster() {
     "listen_addresses = '127.0.0.1'" \
     "port = ${PG_PORT}" \
     "unix_socket_directories = '${sockdirs}'" \
-    "max_connections = 200" \
+    "max_connections = 300" \
     "password_encryption = 'scram-sha-256'")"
   if [[ "$(as_cluster cat "$PGDATA_DIR/chatslices.conf" 2>/dev/null || true)" != "$conf" ]]; then
     printf '%s\n' "$conf" | as_cluster tee "$PGDATA_DIR/chatslices.conf" >/dev/null

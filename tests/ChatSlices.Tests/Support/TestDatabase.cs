@@ -81,8 +81,10 @@ public static class TestDatabase
             : true;
     }
 
+    // Test classes run side by side, each with its own database and pool: small pools that let idle connections
+    // go keep the cluster well under its max_connections.
     private static string WithDatabase(string name) =>
-        new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
+        new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name, MaxPoolSize = 30, ConnectionIdleLifetime = 15 }.ConnectionString;
 
     private static async Task ExecuteAdminAsync(string sql)
     {
