@@ -5,7 +5,7 @@ namespace ChatSlices.Infrastructure.Database;
 
 public static class DatabaseSetup
 {
-    private const string SessionSettings = "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100";
+    private const string SessionSettings = "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 200";
 
     public static IServiceCollection AddDatabase(this IServiceCollection services)
     {
