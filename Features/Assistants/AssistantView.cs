@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
+using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 
 namespace ChatSlices.Features.Assistants;
@@ -40,6 +41,8 @@ public sealed record AssistantFields(
             errors.Require(settings.Cache?.TtlSeconds is null or >= 60, "settings.cache.ttl_seconds", "Must be at least 60.");
         }
     }
+
+    public Failure NameTaken() => new(StatusCodes.Status409Conflict, $"An assistant named '{Name?.Trim()}' exists already.", "name_taken");
 
     /// <summary>The text color to store: the given one, or black or white for contrast with a given background.</summary>
     public string? TextColorFor(string? background) =>

@@ -43,7 +43,7 @@ public static class CreateAssistant
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
             {
-                return new Failure(StatusCodes.Status409Conflict, $"An assistant named '{f.Name!.Trim()}' exists already.", "name_taken");
+                return f.NameTaken();
             }
         }
     }

@@ -55,7 +55,7 @@ public static class UpdateAssistant
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
             {
-                return new Failure(StatusCodes.Status409Conflict, $"An assistant named '{f.Name!.Trim()}' exists already.", "name_taken");
+                return f.NameTaken();
             }
         }
     }
