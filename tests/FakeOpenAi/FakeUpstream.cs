@@ -27,6 +27,9 @@ public sealed record FakeScript
     /// <summary>Accept the request and never answer.</summary>
     public bool Hang { get; init; }
 
+    /// <summary>Answer a stream with one good chunk, then a line that is not JSON.</summary>
+    public bool Garbage { get; init; }
+
     /// <summary>
     /// <paramref name="count"/> numbered chunks <c>"c0 "</c>, <c>"c1 "</c>, … each sent <paramref name="delay"/> after the
     /// previous one (the first too), so a client can check that none was lost or reordered.
@@ -97,6 +100,14 @@ public sealed class FakeUpstream : IAsyncDisposable
         if (script.Hang)
         {
             await Task.Delay(Timeout.Infinite, http.RequestAborted).ContinueWith(_ => { });
+            return;
+        }
+        if (script.Garbage)
+        {
+            http.Response.ContentType = "text/event-stream";
+            await SendAsync(http, Chunk("fake", new { content = "fine so far" }, null), http.RequestAborted);
+            await http.Response.WriteAsync("data: {\"choices\": [{\"delta\": <html>oops</html>\n\n", http.RequestAborted);
+            await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
             return;
         }
 

@@ -75,6 +75,19 @@ public class StreamChatFailureTests(ChatApiFactory api) : IClassFixture<ChatApiF
     }
 
     [Fact]
+    public async Task UpstreamSendingGarbage_EndsTheStreamWithAnError_AndKeepsWhatCameBefore()
+    {
+        api.Upstream.Script = new FakeScript { Garbage = true };
+
+        var events = await StreamAsync(new { query = "Say something odd" });
+
+        events.Select(e => e.Event).Should().Equal(["session", "sources", "text", "error", "done"]);
+        events[3].Json.Str("code").Should().StartWith("provider_");
+        events[^1].Json.GetProperty("completed").GetBoolean().Should().BeFalse();
+        (await StoredReplyAsync(events[0].Json.Str("session_id"))).Should().StartWith("error|fine so far|");
+    }
+
+    [Fact]
     public async Task UpstreamThatNeverAnswers_TimesOutWithAnErrorEvent()
     {
         api.Upstream.Script = new FakeScript { Hang = true };
