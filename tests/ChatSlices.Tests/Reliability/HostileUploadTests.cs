@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using ChatSlices.Tests.Support;
+
+namespace ChatSlices.Tests.Reliability;
+
+/// <summary>Uploads built to cost the service time or memory are refused quickly or handled safely.</summary>
+public class HostileUploadTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
+{
+    private async Task<(HttpClient Client, string SessionId)> SessionAsync(string user)
+    {
+        var client = api.SocketClient(Tokens.For(user));
+        var session = await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "local-chat" })).JsonAsync();
+        return (client, session.Str("id"));
+    }
+
+    [Fact]
+    public async Task APdfWith10000EmptyPages_IsRefusedByItsPageCount_Quickly()
+    {
+        var (client, sessionId) = await SessionAsync("page-bomber");
+        var pdf = TestPdf.Create(Enumerable.Range(0, 10_000).Select(_ => (IReadOnlyList<string>)[]).ToList());
+        var clock = Stopwatch.StartNew();
+
+        var problem = await (await client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(pdf))).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+
+        problem.Str("detail").Should().Contain("10000 pages");
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(15), "only pdfinfo runs; no text is extracted from a refused document");
+        (await api.ScalarAsync<long>("SELECT count(*) FROM documents WHERE session_id = @id::uuid", new { id = sessionId })).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task APdfWithJavaScript_IsStoredAsText_AndItsScriptNeverRuns()
+    {
+        var (client, sessionId) = await SessionAsync("scripter");
+        var pdf = TestPdf.Create([["Quarterly report.", "app.alert('owned'); this.exportDataObject({cName: 'x'});"]]);
+        var withScript = System.Text.Encoding.Latin1.GetBytes(System.Text.Encoding.Latin1.GetString(pdf)
+            .Replace("/Type /Catalog", "/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert\\('owned'\\)) >>"));
+
+        var file = await (await client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(withScript))).ShouldBeJsonAsync(HttpStatusCode.Created);
+
+        file.GetProperty("file").Str("extracted_text").Should().Contain("Quarterly report.");
+        var content = await client.GetAsync($"/v1/files/{file.GetProperty("file").Str("id")}/content");
+        content.Content.Headers.ContentDisposition!.DispositionType.Should().Be("attachment", "the original is a download, never rendered in place");
+        content.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
+    }
+}
