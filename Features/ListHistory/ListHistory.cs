@@ -74,8 +74,8 @@ public sealed class ListHistory : IEndpointModule
         ), matched AS (
             SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(
                        ts_rank(s.search, q.query),
-                       coalesce((SELECT max(ts_rank(m.search, q.query)) FROM chat_messages m
-                                 WHERE m.session_id = s.id AND m.search @@ q.query), 0)) END AS rank
+                       -- ranked over the session's own messages (its index), not the word's whole posting list
+                       coalesce((SELECT max(ts_rank(m.search, q.query)) FROM chat_messages m WHERE m.session_id = s.id), 0)) END AS rank
             FROM chat_sessions s, q
             WHERE s.user_id = @UserId
               AND (@IncludeArchived OR s.archived_at IS NULL)
