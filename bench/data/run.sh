@@ -2,8 +2,9 @@
 # bench/data/run.sh — data-path benchmark of ChatSlices: history listing, vector retrieval, PDF upload, semantic cache.
 #
 # Usage:
-#   bench/data/run.sh                 everything (≈ 5–7 minutes on 2 cores; hard limit DATABENCH_TIMEOUT, default 600 s)
+#   bench/data/run.sh                 everything (≈ 5–8 minutes on 2 cores; hard limit DATABENCH_TIMEOUT, default 720 s)
 #   DATABENCH_SKIP="pdf cache" bench/data/run.sh   leave scenarios out (history vectors pdf cache)
+#   DATABENCH_SKIP="history vectors pdf" bench/data/run.sh   the semantic-cache scenario only (≈ 2 minutes)
 #
 # What it does (loopback only; everything it starts is stopped when it ends, also on error, timeout or Ctrl-C):
 #   1. ../../run.sh --setup-only → ConnectionStrings__Postgres of the private PostgreSQL 15 + pgvector cluster.
@@ -17,16 +18,20 @@
 #      history kind, stop; the plans are cut out of the cluster log into out/<stamp>/history-plans.log;
 #      the settings are reset.
 #   5. Service start 3, then the measured scenarios (DataBench history / vectors / pdf / cache); stop.
+#      Start 3 also has the chat model `fake-gpt` (provider openai) pointed at http://127.0.0.1:DATABENCH_FAKE_PORT/v1
+#      (default 7342): the fake OpenAI upstream of tests/FakeOpenAi, which DataBench `cache` runs in its own process on that
+#      port while the scenario runs (64 chunks, 20 ms apart). The embedder stays local-embed.
 # Figures (Markdown) and logs go to bench/data/out/<stamp>/; the temporary directory is removed.
 set -euo pipefail
 
 DATA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd "${DATA_DIR}/../.." && pwd -P)"
-DATABENCH_TIMEOUT="${DATABENCH_TIMEOUT:-600}"
+DATABENCH_TIMEOUT="${DATABENCH_TIMEOUT:-720}"
 SKIP=" ${DATABENCH_SKIP:-} "
 DB_NAME="chatslices_databench"
 PORT="${DATABENCH_PORT:-7341}"
 BASE="http://127.0.0.1:${PORT}"
+FAKE_PORT="${DATABENCH_FAKE_PORT:-7342}"
 PGLOG="${ROOT}/.local/postgres.log"
 START_EPOCH="$(date +%s)"
 
@@ -168,7 +173,12 @@ if [[ "$SKIP" != *" history "* ]]; then
   AUTO_EXPLAIN_ON=0
 fi
 
-# --- 5. Measurements.
+# --- 5. Measurements. The fake upstream is started by DataBench `cache` itself; the service calls it only for fake-gpt.
+if [[ "$SKIP" != *" cache "* ]]; then
+  ss -ltn "sport = :${FAKE_PORT}" | grep -q LISTEN && die "port ${FAKE_PORT} is taken (set DATABENCH_FAKE_PORT)"
+fi
+export AI__Endpoint="http://127.0.0.1:${FAKE_PORT}/v1" AI__ApiKey=x AI__EmbeddingModel=local-embed
+export Models__2__Id=fake-gpt Models__2__Provider=openai Models__2__ContextWindow=16000 Models__2__MaxOutputTokens=4096
 start_service 3-measure
 cpu_busy() {  # percent of all CPUs busy over the next 2 seconds (from /proc/stat)
   local _c u n s i w q sq st t1 i1 t2 i2
@@ -198,7 +208,7 @@ run_scenario() {  # run_scenario NAME SECONDS ARGS...
 run_scenario history 150 history --base "$BASE" --token "$TOKEN_HEAVY" --runs 3 --n 200 --warmup 20
 run_scenario vectors 240 vectors --conn "$BENCH_CS" --runs 3 --queries 200 --ef 40,100,200
 run_scenario pdf 120 pdf --base "$BASE" --token "$TOKEN_USER" --runs 5
-run_scenario cache 90 cache --base "$BASE" --token "$TOKEN_USER" --admin-token "$TOKEN_ADMIN" --runs 3 --n 30
+run_scenario cache 180 cache --base "$BASE" --token "$TOKEN_USER" --admin-token "$TOKEN_ADMIN" --fake-port "$FAKE_PORT" --runs 3 --n 100 --prime 10 --settle-ms "${DATABENCH_CACHE_SETTLE_MS:-50}"
 stop_service
 { echo "Machine load before each scenario (the run waits up to 60 s for ≤ 25% CPU busy; the load average includes this run's own seeding):"; cat "${OUT}/load.txt" 2>/dev/null; echo "- after: CPU busy $(cpu_busy)%, load average $(cut -d' ' -f1-3 /proc/loadavg)"; echo "- total wall time: $(( $(date +%s) - START_EPOCH )) s"; } >>"${OUT}/results.md"
 cat "${OUT}/results.md"

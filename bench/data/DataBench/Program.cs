@@ -14,7 +14,8 @@ using NpgsqlTypes;
 //   vectors-seed --conn CS [--chunks 100000] [--dims 384] [--clusters 100] [--per-doc 1000]
 //   vectors --conn CS [--runs 3] [--queries 200] [--ef 40,100,200]
 //   pdf --base URL --token JWT [--runs 5]
-//   cache --base URL --token JWT --admin-token JWT [--runs 3] [--n 30]
+//   cache --base URL --token JWT --admin-token JWT --fake-port PORT [--runs 3] [--n 100] [--prime 10] [--settle-ms 50]
+//     (the service must run with AI__Endpoint=http://127.0.0.1:PORT/v1 and the model fake-gpt, provider openai: see run.sh)
 // Figures go to STDOUT as Markdown; progress to STDERR.
 var opts = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 1; i + 1 < args.Length; i += 2) opts[args[i].TrimStart('-')] = args[i + 1];
@@ -30,7 +31,7 @@ try
         "vectors" => await Vectors.RunAsync(Opt("conn"), IntOpt("runs", 3), IntOpt("queries", 200), IntOpt("dims", 384), IntOpt("clusters", 100),
             Opt("ef", "40,100,200").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()),
         "pdf" => await Uploads.RunAsync(Opt("base"), Opt("token"), IntOpt("runs", 5)),
-        "cache" => await Cache.RunAsync(Opt("base"), Opt("token"), Opt("admin-token"), IntOpt("runs", 3), IntOpt("n", 30)),
+        "cache" => await Cache.RunAsync(Opt("base"), Opt("token"), Opt("admin-token"), IntOpt("runs", 3), IntOpt("n", 100), int.Parse(Opt("fake-port"), CultureInfo.InvariantCulture), IntOpt("prime", 10), IntOpt("settle-ms", 50)),
         _ => Usage(),
     };
 }
@@ -390,52 +391,104 @@ internal static class Uploads
     }
 }
 
-/// <summary>Scenario 4: time to the first `text` event, semantic-cache miss vs hit, with the offline local-chat model.</summary>
+/// <summary>
+/// Scenario 4: time to the first `text` event, semantic-cache hit vs miss, with the `openai` model `fake-gpt` served by the
+/// in-process fake upstream (tests/FakeOpenAi) on loopback <c>fakePort</c>: 64 chunks, 20 ms apart. The embedder is the local one.
+/// </summary>
 internal static class Cache
 {
-    public static async Task<int> RunAsync(string baseUrl, string token, string adminToken, int runs, int n)
+    private const int Chunks = 64;
+    private static readonly TimeSpan ChunkDelay = TimeSpan.FromMilliseconds(20);
+    private const string Model = "fake-gpt";
+
+    private static readonly string[] Words =
+    [
+        "amber", "basalt", "cobalt", "dynamo", "ember", "fjord", "glacier", "harbor", "indigo", "juniper", "kelp", "lantern", "meadow",
+        "nebula", "orchid", "pylon", "quartz", "raven", "saffron", "tundra", "umbra", "velvet", "walnut", "xenon", "yarrow", "zephyr",
+        "anvil", "beacon", "canyon", "delta", "falcon", "granite", "hollow", "island", "jasper", "kernel", "lagoon", "marble", "nickel",
+        "oasis", "pepper", "quiver", "ribbon", "sierra", "thistle", "utopia", "vortex", "willow", "yonder", "zinc", "budget", "invoice",
+        "latency", "pipeline", "quarterly", "schema", "tensor", "voltage", "harvest", "ledger", "mortgage", "orbit", "prism", "relay",
+    ];
+
+    public static async Task<int> RunAsync(string baseUrl, string token, string adminToken, int runs, int n, int fakePort, int prime, int settleMs)
     {
+        await using var fake = new ChatSlices.Tests.Support.FakeUpstream(fakePort)
+        {
+            Script = ChatSlices.Tests.Support.FakeScript.Numbered(Chunks, ChunkDelay),
+        };
+        Http.Log($"fake upstream at {fake.BaseUrl}: {Chunks} chunks, {ChunkDelay.TotalMilliseconds} ms apart");
         using var admin = Http.Client(baseUrl, adminToken);
         using var http = Http.Client(baseUrl, token);
-        using var created = await admin.PostAsync("/v1/assistants", Http.JsonContent(new { name = $"databench-{Guid.NewGuid():N}", model = "local-chat" }));
+        using var created = await admin.PostAsync("/v1/assistants", Http.JsonContent(new { name = $"databench-{Guid.NewGuid():N}", model = Model }));
         var createdBody = await created.Content.ReadAsStringAsync();
         if ((int)created.StatusCode != 201) throw new InvalidOperationException($"POST /v1/assistants: {(int)created.StatusCode} {createdBody}");
         var assistant = JsonDocument.Parse(createdBody).RootElement.GetProperty("id").GetGuid();
+        var rng = new Random(20261122);
+        string Question() => $"{string.Join(' ', Enumerable.Range(0, 8).Select(_ => Words[rng.Next(Words.Length)]))} {rng.Next(1_000_000)}?";
 
         var miss = new List<(double P50, double P99)>();
         var hit = new List<(double P50, double P99)>();
-        var wrong = 0;
+        int missWrong = 0, hitWrong = 0, primeWrong = 0, hitReplies = 0, hitsTotal = 0, missesTotal = 0;
+        double primeSeconds = 0;
         for (var run = 0; run <= runs; run++)
         {
-            var missMs = new List<double>();
-            var hitMs = new List<double>();
-            for (var i = 0; i < n; i++)
+            var count = run == 0 ? Math.Max(10, n / 5) : n; // run 0: warm-up
+            // Prime: `prime` new questions answered in full by the fake (concurrently: not timed), so they are in the cache.
+            var primed = Enumerable.Range(0, prime).Select(_ => Question()).ToArray();
+            var before = fake.Requests.Count;
+            var sw = Stopwatch.StartNew();
+            var primedResults = await Task.WhenAll(primed.Select(q => AskAsync(http, assistant, q, stopAtFirstText: false)));
+            primeSeconds = sw.Elapsed.TotalSeconds;
+            if (fake.Requests.Count - before != prime) primeWrong += Math.Abs(fake.Requests.Count - before - prime);
+            primeWrong += primedResults.Count(r => r.Cached || r.Texts == 0);
+
+            var missMs = new List<double>(count);
+            var hitMs = new List<double>(count);
+            for (var i = 0; i < count; i++)
             {
-                var question = $"Run {run} question {i} {Guid.NewGuid():N}: what does the quarterly pipeline report say about latency?";
-                var (t1, cached1) = await TtftAsync(http, assistant, question);
-                var (t2, cached2) = await TtftAsync(http, assistant, question);
-                if (cached1 || !cached2) wrong++;
-                missMs.Add(t1);
-                hitMs.Add(t2);
+                // Miss: a new question, new session; the fake is called. Stop reading at the first text event (the service
+                // cancels the upstream call; an unfinished answer is not cached), then let the service settle.
+                before = fake.Requests.Count;
+                var m = await AskAsync(http, assistant, Question(), stopAtFirstText: true);
+                if (fake.Requests.Count - before != 1) missWrong++;
+                missMs.Add(m.Ttft);
+                await Task.Delay(settleMs);
+                // Hit: a primed question again, new session; answered from the cache, the fake is not called.
+                before = fake.Requests.Count;
+                var h = await AskAsync(http, assistant, primed[i % prime], stopAtFirstText: false);
+                if (fake.Requests.Count - before != 0 || !h.Cached) hitWrong++;
+                if (h.Texts > 0) hitReplies++;
+                hitMs.Add(h.Ttft);
             }
-            if (run == 0) continue; // warm-up
+            if (run == 0) continue;
+            missesTotal += count; hitsTotal += count;
             miss.Add((Stats.Percentile(missMs, 50), Stats.Percentile(missMs, 99)));
             hit.Add((Stats.Percentile(hitMs, 50), Stats.Percentile(hitMs, 99)));
-            Http.Log($"cache run {run}: miss p50 {miss[^1].P50:0.00} p99 {miss[^1].P99:0.00}; hit p50 {hit[^1].P50:0.00} p99 {hit[^1].P99:0.00} ms");
+            Http.Log($"cache run {run}: miss p50 {miss[^1].P50:0.00} p99 {miss[^1].P99:0.00}; hit p50 {hit[^1].P50:0.00} p99 {hit[^1].P99:0.00} ms " +
+                $"(hit p95 {Stats.Percentile(hitMs, 95):0.00} max {hitMs.Max():0.00}, hits > 10 ms: {hitMs.Count(x => x > 10)}; miss max {missMs.Max():0.00}; " +
+                $"priming {prime} answers took {primeSeconds:0.00} s; fake requests so far {fake.Requests.Count})");
         }
-        Console.WriteLine($"### Semantic cache: time to first `text` event (POST /v1/chat/stream with assistant_id, new session each; {runs} runs × {n} question pairs after 1 warm-up run; model local-chat)");
+        var hitP99 = Stats.Median(hit.Select(x => x.P99).ToList());
+        Console.WriteLine($"### Semantic cache: time to first `text` event (POST /v1/chat/stream with assistant_id, context_mode none, new session each; " +
+            $"model {Model} = fake OpenAI upstream, {Chunks} chunks {ChunkDelay.TotalMilliseconds:0} ms apart; embedder local-embed; " +
+            $"{runs} runs × {n} misses + {n} hits, interleaved, {settleMs} ms pause after each miss, after a warm-up run of {Math.Max(10, n / 5)} each)");
         Console.WriteLine();
         Console.WriteLine("| turn | TTFT p50 ms | TTFT p99 ms |");
         Console.WriteLine("|---|---|---|");
-        Console.WriteLine($"| miss (first time the question is asked) | {Stats.Mmm(miss.Select(x => x.P50).ToList())} | {Stats.Mmm(miss.Select(x => x.P99).ToList())} |");
-        Console.WriteLine($"| hit (same question, new session) | {Stats.Mmm(hit.Select(x => x.P50).ToList())} | {Stats.Mmm(hit.Select(x => x.P99).ToList())} |");
+        Console.WriteLine($"| miss (new question; fake called) | {Stats.Mmm(miss.Select(x => x.P50).ToList())} | {Stats.Mmm(miss.Select(x => x.P99).ToList())} |");
+        Console.WriteLine($"| hit (cached question, new session; fake not called) | {Stats.Mmm(hit.Select(x => x.P50).ToList())} | {Stats.Mmm(hit.Select(x => x.P99).ToList())} |");
+        Console.WriteLine($"| ratio hit/miss (per run) | {Stats.Mmm(hit.Zip(miss, (h, m) => h.P50 / m.P50).ToList(), "0.000")} | {Stats.Mmm(hit.Zip(miss, (h, m) => h.P99 / m.P99).ToList(), "0.000")} |");
         Console.WriteLine();
-        Console.WriteLine($"Pairs where the first turn was cached or the second was not (by `done.cached`): {wrong} of {(runs + 1) * n}.");
+        Console.WriteLine($"**Target hit p99 ≤ 10 ms: {(hitP99 <= 10 ? "met" : "NOT met")}** (median of the runs' p99 {Stats.F(hitP99)} ms; worst run {Stats.F(hit.Max(x => x.P99))} ms).");
         Console.WriteLine();
-        return 0;
+        Console.WriteLine($"Checks (warm-up included; fake `Requests` count around every request, `done.cached`): misses that did not call the fake exactly once: {missWrong}; " +
+            $"hits that called the fake or were not `cached`: {hitWrong}; priming answers that were cached or empty, or fake calls ≠ one per priming question: {primeWrong}. " +
+            $"Fake requests in all: {fake.Requests.Count}. Priming: {prime} questions per run, answered concurrently (last run {Stats.F(primeSeconds)} s).");
+        Console.WriteLine();
+        return missWrong + hitWrong + primeWrong == 0 ? 0 : 3;
     }
 
-    private static async Task<(double Ms, bool Cached)> TtftAsync(HttpClient http, Guid assistant, string question)
+    private static async Task<(double Ttft, bool Cached, int Texts)> AskAsync(HttpClient http, Guid assistant, string question, bool stopAtFirstText)
     {
         using var req = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/stream")
         {
@@ -447,17 +500,24 @@ internal static class Cache
         using var reader = new StreamReader(await res.Content.ReadAsStreamAsync());
         double ttft = -1;
         var cached = false;
+        var texts = 0;
         string? evt = null;
         while (await reader.ReadLineAsync() is { } line)
         {
             if (line.StartsWith("event:", StringComparison.Ordinal)) evt = line[6..].Trim();
             else if (line.StartsWith("data:", StringComparison.Ordinal))
             {
-                if (evt == "text" && ttft < 0) ttft = sw.Elapsed.TotalMilliseconds;
+                if (evt == "text")
+                {
+                    texts++;
+                    if (ttft < 0) ttft = sw.Elapsed.TotalMilliseconds;
+                    if (stopAtFirstText) break;
+                }
+                if (evt == "error") throw new InvalidOperationException($"error event: {line}");
                 if (evt == "done") cached = JsonDocument.Parse(line[5..]).RootElement.TryGetProperty("cached", out var c) && c.ValueKind == JsonValueKind.True;
             }
         }
         if (ttft < 0) throw new InvalidOperationException("the stream had no text event");
-        return (ttft, cached);
+        return (ttft, cached, texts);
     }
 }
