@@ -17,7 +17,7 @@ public static class UpdateAssistant
         public void Validate(ValidationErrors errors) => Fields.Validate(errors, Catalog, creating: false);
     }
 
-    // A new background without a text color gets a contrasting one (passed in as @ContrastColor).
+    // A new background without a text color gets a contrasting one (AssistantFields.TextColorFor).
     private const string Sql = $"""
         WITH a AS (
             UPDATE assistants SET
@@ -28,7 +28,7 @@ public static class UpdateAssistant
                 requires_auth = coalesce(@RequiresAuth, requires_auth),
                 settings = coalesce(@Settings::jsonb, settings),
                 avatar_bg_color = coalesce(@AvatarBgColor, avatar_bg_color),
-                avatar_text_color = coalesce(@AvatarTextColor, @ContrastColor, avatar_text_color),
+                avatar_text_color = coalesce(@AvatarTextColor, avatar_text_color),
                 knowledge_version = knowledge_version + CASE WHEN @Instructions IS DISTINCT FROM instructions AND @Instructions IS NOT NULL THEN 1 ELSE 0 END,
                 updated_at = now()
             WHERE id = @Id
@@ -49,7 +49,7 @@ public static class UpdateAssistant
                 {
                     command.Id, Name = f.Name?.Trim(), f.Description, f.Instructions, f.Model, f.RequiresAuth,
                     Settings = f.Settings is null ? null : JsonSerializer.Serialize(f.Settings.Normalized(), AssistantSettings.Json),
-                    f.AvatarBgColor, f.AvatarTextColor, ContrastColor = f.AvatarBgColor is null ? null : Color.Contrasting(f.AvatarBgColor),
+                    f.AvatarBgColor, AvatarTextColor = f.TextColorFor(f.AvatarBgColor),
                 }, cancellationToken: ct));
                 return updated is null ? Failure.NotFound("Assistant") : updated;
             }

@@ -59,7 +59,7 @@ public sealed class LocalChatClient : IChatClient
 
     private static string Shorten(string text, int max)
     {
-        var flat = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        var flat = text.CollapseWhitespace();
         return flat.Length <= max ? flat : flat[..max].TrimEnd() + "…";
     }
 

@@ -437,7 +437,7 @@ public sealed class ChatPipeline(
         text.Append("Answer from the numbered context passages below when they are relevant, and cite them as [n].\n");
         for (var i = 0; i < passages.Count; i++)
             text.Append('[').Append(i + 1).Append("] (").Append(passages[i].Title).Append(", page ").Append(passages[i].Page).Append(") ")
-                .Append(string.Join(' ', passages[i].Content.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))).Append('\n');
+                .Append(passages[i].Content.CollapseWhitespace()).Append('\n');
         return text.ToString();
     }
 
@@ -465,7 +465,7 @@ public sealed class ChatPipeline(
 
     private static string TitleFrom(string userTurn)
     {
-        var flat = string.Join(' ', userTurn.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        var flat = userTurn.CollapseWhitespace();
         if (flat.Length <= 60) return flat;
         var cut = flat.LastIndexOf(' ', 60);
         return flat[..(cut > 20 ? cut : 60)] + "…";

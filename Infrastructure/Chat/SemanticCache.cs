@@ -85,7 +85,7 @@ public sealed class SemanticCache(NpgsqlDataSource db, ModelProviders providers)
     }
 
     private static string Normalize(string question) =>
-        string.Join(' ', question.ToLowerInvariant().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).TrimEnd('?', '!', '.', ' ');
+        question.ToLowerInvariant().CollapseWhitespace().TrimEnd('?', '!', '.', ' ');
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

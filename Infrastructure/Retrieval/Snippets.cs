@@ -7,7 +7,7 @@ public static partial class Snippets
 {
     public static string Best(string content, string question, int maxChars)
     {
-        var flat = string.Join(' ', content.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        var flat = content.CollapseWhitespace();
         var asked = Words(question).ToHashSet();
         var sentences = SentenceEnd().Split(flat);
         var best = 0;
