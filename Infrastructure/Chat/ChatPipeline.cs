@@ -200,7 +200,8 @@ public sealed class ChatPipeline(
         yield return new SessionStarted(p.SessionId, p.MessageId, p.UserMessageId, p.Model.Id, p.AssistantId);
 
         var settings = ai.Value;
-        var userTurn = StoreUserTurnAsync(p);
+        // Awaited before the first token and before the reply is stored (the reply row refers to the session it may create).
+        var userTurnFailure = UserTurnFailedAsync(StoreUserTurnAsync(p));
         ChatFailed? failure = null;
 
         string? questionEmbedding = null;
@@ -217,7 +218,7 @@ public sealed class ChatPipeline(
             }
             if (hit is not null)
             {
-                await foreach (var e in ReplayAsync(p, hit, userTurn).WithCancellation(ct)) yield return e;
+                await foreach (var e in ReplayAsync(p, hit, userTurnFailure).WithCancellation(ct)) yield return e;
                 yield break;
             }
         }
@@ -274,7 +275,7 @@ public sealed class ChatPipeline(
                     if (firstText)
                     {
                         firstText = false;
-                        if (await UserTurnFailedAsync(userTurn) is { } storageFailure) { failure = storageFailure; break; }
+                        if (await userTurnFailure is { } storageFailure) { failure = storageFailure; break; }
                         upstream.CancelAfter(TimeSpan.FromSeconds(settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(started));
                     }
                     reply.Append(text);
@@ -282,10 +283,11 @@ public sealed class ChatPipeline(
                 }
             }
 
-            failure ??= await UserTurnFailedAsync(userTurn);
+            var turnFailure = await userTurnFailure;
+            failure ??= turnFailure;
             var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
             var cost = p.Model.Cost(promptTokens, completionTokens);
-            if ((failure is null || failure.Code != StorageFailed.Code)
+            if (turnFailure is null
                 && !await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations))
                 failure ??= StorageFailed;
             stored = true;
@@ -304,7 +306,7 @@ public sealed class ChatPipeline(
         finally
         {
             // The client went away (or the writer failed): keep what was said, marked as interrupted.
-            if (!stored && await UserTurnFailedAsync(userTurn) is null)
+            if (!stored && await userTurnFailure is null)
             {
                 var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
                 await StoreReplyAsync(p, reply, "interrupted", null, finishReason, promptTokens, completionTokens,
@@ -314,11 +316,11 @@ public sealed class ChatPipeline(
     }
 
     /// <summary>A cache hit told like any reply: sources, the stored answer in pieces, usage of nothing, done with its similarity.</summary>
-    private async IAsyncEnumerable<ChatEvent> ReplayAsync(Prepared p, SemanticCache.Hit hit, Task userTurn, [EnumeratorCancellation] CancellationToken ct = default)
+    private async IAsyncEnumerable<ChatEvent> ReplayAsync(Prepared p, SemanticCache.Hit hit, Task<ChatFailed?> userTurnFailure, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var citations = JsonSerializer.Deserialize<List<Citation>>(hit.Sources, StoredJson) ?? [];
         yield return new SourcesFound(citations);
-        if (await UserTurnFailedAsync(userTurn) is { } failed)
+        if (await userTurnFailure is { } failed)
         {
             yield return failed;
             yield return new Done(false, p.SessionId, p.MessageId, null, Cached: true);
