@@ -1,34 +1,46 @@
 #!/usr/bin/env bash
-# bench/run.sh — streaming benchmark of ChatSlices; writes the results to BENCHMARKS.md at the repo root.
+# bench/run.sh — every ChatSlices benchmark, one command: writes BENCHMARKS.md (above its hand-written notes) and
+# bench/results.json. Loopback only; bounded by BENCH_TOTAL_TIMEOUT (default 900 s = 15 minutes, builds included).
 #
 # Usage:
-#   bench/run.sh              the full benchmark (a few minutes on 2 cores; bounded by BENCH_TIMEOUT)
-#   bench/run.sh --quick      a smoke run with small counts (writes nothing unless --out is given)
-#   bench/run.sh ARGS...      extra ARGS go to the bench (e.g. --runs 5 --sequential 40); see Program.cs
-#   BENCH_SOURCE=head bench/run.sh   measure the last commit instead of the working tree
+#   bench/run.sh              everything (≈ 13 minutes on 2 cores)
+#   bench/run.sh --quick      a smoke run of the streaming part with small counts; writes only to bench/out/<stamp>/
+#   BENCH_PARTS="streaming load" bench/run.sh   some parts only (streaming data load); the report says which ran
+#   BENCH_SOURCE=head bench/run.sh              measure the last commit instead of the working tree
 #
-# What it does:
-#   1. ../run.sh --setup-only: packages, pgvector and the private PostgreSQL cluster (left running);
-#      its `export` lines give ConnectionStrings__Postgres. The bench uses its own database
-#      `chatslices_bench` on that cluster (dropped and created anew by every run, so it matches the build).
+# The parts, one after the other (each figure the median of 3 runs with min…max, and a ratio to a baseline of the same run):
+#   streaming  bench/ChatSlices.Bench: the fake OpenAI upstream (in-process), the published service and an nginx hop;
+#              streaming relay at c=1/64/256 on /v1/chat/stream and /v1/chat/completions, concurrent streams and RSS,
+#              non-streaming throughput.
+#   data       bench/data/run.sh: history listing at 1M messages, retrieval at 100k chunks, PDF ingestion, semantic cache.
+#   load       bench/load/run.sh: 200 clients × 20 turns with random aborts, then every stored row checked.
+# What it does first:
+#   1. ../run.sh --setup-only: packages, pgvector and the private PostgreSQL cluster (left running); each part uses
+#      its own database on it, dropped and created anew.
 #   2. Debian nginx for the one-hop baseline, only when missing and only if it installs within
-#      NGINX_INSTALL_TIMEOUT seconds (BENCH_NGINX=0 skips it). The bench runs its own nginx with its
-#      own config on a loopback port; Debian's nginx service is not used.
-#   3. dotnet publish of the service (Release) and a Release build of bench/ChatSlices.Bench, both into
-#      a temporary directory (--artifacts-path), so the checkout's bin/ and obj/ are not touched.
-#   4. The bench: starts the fake upstream (in-process), the published service and nginx as child
-#      processes on loopback, measures, stops them, writes BENCHMARKS.md.
-# Everything the bench started is stopped when it ends, also on timeout or Ctrl-C (by pid, from the
-# pid file the bench writes). The temporary directory is removed unless BENCH_KEEP=1 (logs are in it).
+#      NGINX_INSTALL_TIMEOUT seconds (BENCH_NGINX=0 skips it). The bench runs its own nginx on a loopback port.
+#   3. One dotnet publish of the service (Release) and a Release build of bench/ChatSlices.Bench, into a temporary
+#      directory (--artifacts-path), so the checkout's bin/ and obj/ are not touched; every part runs that publish.
+# Everything started is stopped when the command ends, also on timeout or Ctrl-C. Each part's figures and logs are
+# kept in bench/out/<stamp>/ (not committed); the temporary directory is removed unless BENCH_KEEP=1.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd "${BENCH_DIR}/.." && pwd -P)"
-BENCH_TIMEOUT="${BENCH_TIMEOUT:-540}"              # seconds for the bench itself (not the builds)
+BENCH_TOTAL_TIMEOUT="${BENCH_TOTAL_TIMEOUT:-900}"
+PARTS=" ${BENCH_PARTS:-streaming data load} "
+START_EPOCH="$(date +%s)"
+QUICK=0
+case " $* " in *" --quick "*) QUICK=1 ;; esac
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="${BENCH_DIR}/out/${STAMP}"
+mkdir -p "$OUT"
 NGINX_INSTALL_TIMEOUT="${NGINX_INSTALL_TIMEOUT:-180}"
 
 log() { printf '[bench/run.sh] %s\n' "$*" >&2; }
 die() { printf '[bench/run.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+remaining() { echo $(( BENCH_TOTAL_TIMEOUT - ($(date +%s) - START_EPOCH) )); }
+limit() { local left; left="$(remaining)"; (( $1 < left )) && echo "$1" || echo "$left"; }  # limit SECONDS: capped by the deadline
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
@@ -136,18 +148,72 @@ if git -C "$ROOT" rev-parse --short HEAD >/dev/null 2>&1; then
   fi
 fi
 
-# --- 4. The bench, bounded in time.
-args=(--app "${WORK}/publish/ChatSlices.dll" --workdir "$WORK" --pidfile "$PIDFILE" --git "$GIT_INFO" --command "bench/run.sh${*:+ $*}")
+# --- 4. The parts, one after the other, each bounded in time and by the overall deadline.
+MARKER='<!-- Everything below this line is written by hand and kept when bench/run.sh rewrites this file. -->'
+declare -A PART_RC=()
+run_part() {  # run_part NAME SECONDS CMD...: its output in ${OUT}/NAME.log
+  local name="$1" seconds; seconds="$(limit "$2")"; shift 2
+  if [[ "$PARTS" != *" ${name} "* ]]; then return 0; fi
+  (( seconds > 30 )) || { log "no time left for ${name}"; PART_RC[$name]=124; return 0; }
+  log "part ${name} (at most ${seconds} s; $(remaining) s left in all); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+  local rc=0
+  timeout --signal=TERM --kill-after=30 "$seconds" "$@" >"${OUT}/${name}.log" 2>&1 &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || rc=$?
+  BENCH_PID=""
+  PART_RC[$name]=$rc
+  (( rc == 0 )) && log "part ${name} done" || log "part ${name} FAILED (exit ${rc}; see ${OUT}/${name}.log)"
+}
+
+args=(--app "${WORK}/publish/ChatSlices.dll" --workdir "$WORK" --pidfile "$PIDFILE" --git "$GIT_INFO" --command "bench/run.sh${*:+ $*}"
+      --out "${OUT}/streaming.md" --json "${OUT}/streaming.json")
 [[ -n "$NGINX_BIN" ]] && args+=(--nginx "$NGINX_BIN")
-case " $* " in
-  *" --quick "*) ;;                                 # a smoke run writes no report unless asked
-  *) args+=(--out "${ROOT}/BENCHMARKS.md") ;;
-esac
-log "running the bench (at most ${BENCH_TIMEOUT} s); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
-timeout --signal=TERM --kill-after=30 "$BENCH_TIMEOUT" dotnet "$BENCH_DLL" "${args[@]}" "$@" &
-BENCH_PID=$!
-rc=0
-wait "$BENCH_PID" || rc=$?
-BENCH_PID=""
-[[ "$rc" -eq 124 ]] && log "the bench hit its time limit (${BENCH_TIMEOUT} s)"
-exit "$rc"
+run_part streaming 450 dotnet "$BENCH_DLL" "${args[@]}" "$@"
+if (( ! QUICK )); then
+  run_part data 330 env BENCH_PUBLISHED="${WORK}/publish" DATABENCH_OUT="${OUT}/data" bash "${BENCH_DIR}/data/run.sh"
+  run_part load 180 env BENCH_PUBLISHED="${WORK}/publish" bash "${BENCH_DIR}/load/run.sh" --out "${OUT}/load.md" --json "${OUT}/load.json"
+fi
+
+# --- 5. The report: BENCHMARKS.md (the parts' Markdown above the hand-written notes) and bench/results.json.
+json_or_null() { if [[ -s "$1" ]]; then cat "$1"; else echo null; fi; }
+md_part() {  # md_part NAME FILE
+  if [[ "$PARTS" != *" $1 "* ]]; then echo "## Part \`$1\`: not run (BENCH_PARTS)"; echo
+  elif [[ "${PART_RC[$1]:-1}" -ne 0 || ! -s "$2" ]]; then echo "## Part \`$1\`: FAILED (exit ${PART_RC[$1]:-?}); its log: bench/out/${STAMP}/$1.log"; echo
+  else cat "$2"; echo
+  fi
+}
+WALL=$(( $(date +%s) - START_EPOCH ))
+{
+  echo "# Benchmarks"
+  echo
+  echo "Generated by \`bench/run.sh\` on $(date -u +'%Y-%m-%d %H:%M') UTC in ${WALL} s (parts:${PARTS% }; builds included); build under test: ${GIT_INFO}."
+  echo "Machine: $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GB RAM; .NET $(dotnet --version)."
+  echo "The same figures for machines are in \`bench/results.json\`. Re-run the command to refresh both; the notes after the marker line are kept."
+  echo
+  md_part streaming "${OUT}/streaming.md"
+  md_part data "${OUT}/data/results.md"
+  md_part load "${OUT}/load.md"
+} >"${OUT}/BENCHMARKS.md"
+{
+  printf '{\n"generated_utc": "%s",\n"build": "%s",\n"wall_seconds": %d,\n"cpus": %d,\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GIT_INFO" "$WALL" "$(nproc)"
+  printf '"streaming": %s,\n' "$(json_or_null "${OUT}/streaming.json")"
+  printf '"data": {"history": %s, "retrieval": %s, "pdf": %s, "cache": %s},\n' \
+    "$(json_or_null "${OUT}/data/history.json")" "$(json_or_null "${OUT}/data/retrieval.json")" \
+    "$(json_or_null "${OUT}/data/pdf.json")" "$(json_or_null "${OUT}/data/cache.json")"
+  printf '"load": %s\n}\n' "$(json_or_null "${OUT}/load.json")"
+} >"${OUT}/results.json"
+
+failed=0
+for part in "${!PART_RC[@]}"; do (( PART_RC[$part] == 0 )) || failed=1; done
+if (( QUICK )); then
+  log "quick run: the report is in ${OUT} (BENCHMARKS.md and results.json there; the committed ones are untouched)"
+elif (( failed )); then
+  log "a part failed: the committed BENCHMARKS.md and bench/results.json are left as they were; this run's report is in ${OUT}"
+else
+  notes=""
+  [[ -f "${ROOT}/BENCHMARKS.md" ]] && notes="$(awk -v m="$MARKER" 'kept { print } $0 == m { kept = 1 }' "${ROOT}/BENCHMARKS.md")"
+  { cat "${OUT}/BENCHMARKS.md"; echo "$MARKER"; printf '%s\n' "$notes"; } >"${ROOT}/BENCHMARKS.md"
+  cp "${OUT}/results.json" "${BENCH_DIR}/results.json"
+  log "wrote BENCHMARKS.md and bench/results.json (${WALL} s in all)"
+fi
+exit "$failed"

@@ -13,15 +13,19 @@ public sealed class Options
 {
     public string App { get; set; } = "";
     public string? Out { get; set; }
+    public string? Json { get; set; }
     public string? NginxPath { get; set; }
     public string WorkDir { get; set; } = "";
     public string? PidFile { get; set; }
     public int Runs { get; set; } = 3;
-    public int Sequential { get; set; } = 20;
+    public int Sequential { get; set; } = 10;
     public int Warmup { get; set; } = 5;
-    public int Concurrency { get; set; } = 256;
-    public int ConcurrentRounds { get; set; } = 2;
+    public int[] Concurrencies { get; set; } = [64, 256];
+    public int ConcurrentRounds { get; set; } = 1;
     public int IntegrityStreams { get; set; } = 512;
+    public int[] MoreStreams { get; set; } = [1024, 2048];
+    public int ThroughputSeconds { get; set; } = 4;
+    public int ThroughputConcurrency { get; set; } = 64;
     public int Chunks { get; set; } = 64;
     public int DelayMs { get; set; } = 20;
     public int BudgetSeconds { get; set; } = 360;
@@ -41,13 +45,17 @@ public sealed class Options
             {
                 case "--app": o.App = Next(); break;
                 case "--out": o.Out = Next(); break;
+                case "--json": o.Json = Next(); break;
                 case "--nginx": o.NginxPath = Next(); break;
                 case "--workdir": o.WorkDir = Next(); break;
                 case "--pidfile": o.PidFile = Next(); break;
                 case "--runs": o.Runs = NextInt(); break;
                 case "--sequential": o.Sequential = NextInt(); break;
                 case "--warmup": o.Warmup = NextInt(); break;
-                case "--concurrency": o.Concurrency = NextInt(); break;
+                case "--concurrency": o.Concurrencies = Ints(Next()); break;
+                case "--more-streams": o.MoreStreams = Ints(Next()); break;
+                case "--throughput-seconds": o.ThroughputSeconds = NextInt(); break;
+                case "--throughput-concurrency": o.ThroughputConcurrency = NextInt(); break;
                 case "--rounds": o.ConcurrentRounds = NextInt(); break;
                 case "--integrity-streams": o.IntegrityStreams = NextInt(); break;
                 case "--chunks": o.Chunks = NextInt(); break;
@@ -58,21 +66,24 @@ public sealed class Options
                 case "--command": o.Command = Next(); break;
                 case "--git": o.Git = Next(); break;
                 case "--quick":
-                    o.Runs = 1; o.Sequential = 4; o.Warmup = 2; o.Concurrency = 32; o.ConcurrentRounds = 1; o.IntegrityStreams = 64;
+                    o.Runs = 1; o.Sequential = 4; o.Warmup = 2; o.Concurrencies = [32]; o.ConcurrentRounds = 1; o.IntegrityStreams = 64;
+                    o.MoreStreams = [128]; o.ThroughputSeconds = 2; o.ThroughputConcurrency = 16;
                     break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
         }
+        if (o.Concurrencies.Length == 0) throw new ArgumentException("--concurrency needs at least one level");
         if (o.App.Length == 0 || !File.Exists(o.App)) throw new ArgumentException("--app must name the published ChatSlices.dll");
         if (o.WorkDir.Length == 0) o.WorkDir = Directory.CreateTempSubdirectory("chatslices-bench.").FullName;
         return o;
     }
+
+    private static int[] Ints(string list) => [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture))];
 }
 
 public static partial class Program
 {
     public const string BenchDatabase = "chatslices_bench";
-    public const string NotesMarker = "<!-- Everything below this line is written by hand and kept when bench/run.sh rewrites this file. -->";
 
     private static readonly List<ChildProcess> Children = [];
 
@@ -86,7 +97,7 @@ public static partial class Program
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             Console.Error.WriteLine($"[bench] {e.Message}");
-            Console.Error.WriteLine("usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 256] [--rounds 2] [--integrity-streams 512] [--quick]");
+            Console.Error.WriteLine("usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 64,256] [--rounds 2] [--integrity-streams 512] [--more-streams 1024,2048] [--throughput-seconds 5] [--json results.json] [--quick]");
             return 2;
         }
 
@@ -133,6 +144,9 @@ public static partial class Program
 
 public sealed class BenchFailed(string message) : Exception(message);
 
+/// <summary>One target in one run of the non-streaming throughput phase.</summary>
+public sealed record ThroughputStats(int Requests, int Failed, string? FirstError, double PerSecond, double P50Ms, double P99Ms);
+
 /// <summary>One benchmark run: the fake, the service, the phases, the report.</summary>
 public sealed partial class Bench(Options o, CancellationToken stop)
 {
@@ -154,8 +168,8 @@ public sealed partial class Bench(Options o, CancellationToken stop)
 
     // Results
     private readonly List<Dictionary<Target, TargetStats>> _sequential = [];
-    private readonly List<Dictionary<Target, TargetStats>> _concurrent = [];
-    private readonly List<Dictionary<Target, TargetStats>> _staggered = [];
+    private readonly Dictionary<int, List<Dictionary<Target, TargetStats>>> _concurrent = [];
+    private readonly List<Dictionary<Target, ThroughputStats>> _throughput = [];
 
     /// <summary>The service's CPU time per ChatSlices stream, per run of each phase (ms).</summary>
     private readonly Dictionary<string, List<double>> _serviceCpuPerStream = [];
@@ -169,12 +183,21 @@ public sealed partial class Bench(Options o, CancellationToken stop)
 
     private double? ServiceCpu() => Memory.CpuMs(_service.Pid);
     private readonly List<IntegrityRun> _integrity = [];
+    private readonly List<IntegrityRun> _moreStreams = [];
     private long? _rssReady, _rssBeforeIntegrity;
     private string _pgVersion = "?", _syncCommit = "?", _loadStart = "?", _loadEnd = "?", _stored = "?";
     private string? _nginxSkipped;
 
-    private sealed record IntegrityRun(Integrity Check, TargetStats Stats, Integrity DirectCheck, TargetStats Direct,
-        long? RssBefore, long SampledPeak, long? Hwm, long? RssAfter, double Seconds);
+    private sealed record IntegrityRun(int Streams, Integrity Check, TargetStats Stats, Integrity DirectCheck, TargetStats Direct,
+        long? RssBefore, long SampledPeak, long? Hwm, long? RssAfter, double Seconds)
+    {
+        public long PeakKb => Math.Max(SampledPeak, Hwm ?? 0);
+
+        /// <summary>Every chunk there once and in order, and no gap between two chunks over 200 ms (a stall).</summary>
+        public bool Clean => Check.Intact == Check.Streams && Check.LongestGapMs <= MaxGapMs;
+    }
+
+    private const double MaxGapMs = 200;
 
     private long _measuringSince;
     private double Elapsed => Stopwatch.GetElapsedTime(_startedAt).TotalSeconds;
@@ -217,7 +240,8 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         if (o.NginxPath is { Length: > 0 } nginxPath) await StartNginxAsync(nginxPath);
         else _nginxSkipped = "not requested (no --nginx)";
         _urls[Target.ChatSlices] = new Uri(serviceUrl, "/v1/chat/stream");
-        _targets.Add(Target.ChatSlices);
+        _urls[Target.Completions] = new Uri(serviceUrl, "/v1/chat/completions");
+        _targets.AddRange([Target.ChatSlices, Target.Completions]);
 
         using var handler = new SocketsHttpHandler
         {
@@ -239,7 +263,8 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         await SequentialAsync();
         await ConcurrentAsync();
         await IntegrityAsync();
-        await StaggeredAsync(); // an extra view, the first to go when time is short
+        await MoreStreamsAsync();
+        await ThroughputAsync();
 
         _stored = await StoredRepliesAsync(benchDb);
         _loadEnd = ReadLoad();
@@ -251,11 +276,13 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         Console.WriteLine(report);
         if (o.Out is { } outPath)
         {
-            var notes = File.Exists(outPath) ? File.ReadAllText(outPath) : "";
-            var at = notes.IndexOf(Program.NotesMarker, StringComparison.Ordinal);
-            var kept = at >= 0 ? notes[(at + Program.NotesMarker.Length)..] : "\n";
-            File.WriteAllText(outPath, report + "\n" + Program.NotesMarker + kept);
+            File.WriteAllText(outPath, report);
             Log($"wrote {outPath}");
+        }
+        if (o.Json is { } jsonPath)
+        {
+            File.WriteAllText(jsonPath, ResultsJson());
+            Log($"wrote {jsonPath}");
         }
         return 0;
     }
@@ -500,15 +527,16 @@ public sealed partial class Bench(Options o, CancellationToken stop)
 
     private async Task WarmUpAsync()
     {
-        Log($"warm-up: {o.Warmup} sequential and one burst of {o.Concurrency} per target");
+        var burstSize = o.Concurrencies.Max();
+        Log($"warm-up: {o.Warmup} sequential and one burst of {burstSize} per target");
         foreach (var target in _targets)
         {
             for (var i = 0; i < o.Warmup; i++)
             {
                 var r = await OneAsync(target);
-                if (!r.Ok) throw new BenchFailed($"warm-up stream to {target} failed: {r.Error}\n{(target == Target.ChatSlices ? _service.Tail() : "")}");
+                if (!r.Ok) throw new BenchFailed($"warm-up stream to {target} failed: {r.Error}\n{(target.IsService() ? _service.Tail() : "")}");
             }
-            var burst = await BurstAsync(target, o.Concurrency);
+            var burst = await BurstAsync(target, burstSize);
             var failed = burst.Count(r => !r.Ok);
             if (failed > 0) Note($"warm-up burst to {target}: {failed} of {burst.Count} streams failed (first: {burst.First(r => !r.Ok).Error})");
         }
@@ -529,7 +557,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
                     var target = _targets[(i + j) % _targets.Count];
                     results[target].Add(await OneAsync(target));
                 }
-            AddServiceCpu("c=1", cpuBefore, ServiceCpu(), results[Target.ChatSlices].Count);
+            AddServiceCpu("c=1", cpuBefore, ServiceCpu(), results[Target.ChatSlices].Count + results[Target.Completions].Count);
             var fake = DrainFake();
             var stats = _targets.ToDictionary(t => t, t => TargetStats.From(results[t], fake, Delay));
             _sequential.Add(stats);
@@ -537,64 +565,30 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         }
     }
 
-    /// <summary>Concurrency N: bursts of N streams started at once, per target in turn.</summary>
+    /// <summary>Concurrency N, for each level: bursts of N streams started at once, per target in turn.</summary>
     private async Task ConcurrentAsync()
     {
-        for (var run = 1; run <= o.Runs; run++)
+        foreach (var n in o.Concurrencies)
         {
-            if (OverBudget($"concurrent run {run}")) break;
-            var results = _targets.ToDictionary(t => t, _ => new List<StreamResult>());
-            for (var round = 0; round < o.ConcurrentRounds; round++)
-                for (var j = 0; j < _targets.Count; j++)
-                {
-                    var target = _targets[(round + run + j) % _targets.Count];
-                    var cpuBefore = target == Target.ChatSlices ? ServiceCpu() : null;
-                    results[target].AddRange(await BurstAsync(target, o.Concurrency));
-                    if (target == Target.ChatSlices) AddServiceCpu($"c={o.Concurrency} burst", cpuBefore, ServiceCpu(), o.Concurrency);
-                    await Task.Delay(200, stop);
-                }
-            var fake = DrainFake();
-            var stats = _targets.ToDictionary(t => t, t => TargetStats.From(results[t], fake, Delay));
-            _concurrent.Add(stats);
-            Log($"c={o.Concurrency} run {run}: " + Summary(stats));
-        }
-    }
-
-    /// <summary>
-    /// N streams in flight without a synchronized start: 2N streams started one every (stream length / N), so that
-    /// about N are open at any time; the second N are measured (steady state). The fake's timers no longer fire together.
-    /// </summary>
-    private async Task StaggeredAsync()
-    {
-        var streamLength = TimeSpan.FromMilliseconds(o.DelayMs * (o.Chunks + 1));
-        var spacing = streamLength / o.Concurrency;
-        for (var run = 1; run <= o.Runs; run++)
-        {
-            if (OverBudget($"staggered run {run}")) break;
-            var results = new Dictionary<Target, List<StreamResult>>();
-            for (var j = 0; j < _targets.Count; j++)
+            var levelRuns = _concurrent[n] = [];
+            for (var run = 1; run <= o.Runs; run++)
             {
-                var target = _targets[(run + j) % _targets.Count];
-                var tasks = new List<Task<StreamResult>>(2 * o.Concurrency);
-                var cpuBefore = target == Target.ChatSlices ? ServiceCpu() : null;
-                var t0 = Stopwatch.GetTimestamp();
-                for (var i = 0; i < 2 * o.Concurrency; i++)
-                {
-                    var wait = spacing * i - Stopwatch.GetElapsedTime(t0);
-                    if (wait > TimeSpan.FromMilliseconds(1)) await Task.Delay(wait, stop);
-                    tasks.Add(OneAsync(target));
-                }
-                var all = await Task.WhenAll(tasks);
-                if (target == Target.ChatSlices) AddServiceCpu($"c={o.Concurrency} staggered", cpuBefore, ServiceCpu(), all.Length);
-                results[target] = [.. all.Skip(o.Concurrency)];
-                var failed = all.Take(o.Concurrency).Count(r => !r.Ok);
-                if (failed > 0) Note($"staggered run {run}, {target}: {failed} of the ramp-up streams failed");
-                await Task.Delay(200, stop);
+                if (OverBudget($"c={n} run {run}")) break;
+                var results = _targets.ToDictionary(t => t, _ => new List<StreamResult>());
+                for (var round = 0; round < o.ConcurrentRounds; round++)
+                    for (var j = 0; j < _targets.Count; j++)
+                    {
+                        var target = _targets[(round + run + j) % _targets.Count];
+                        var cpuBefore = target.IsService() ? ServiceCpu() : null;
+                        results[target].AddRange(await BurstAsync(target, n));
+                        if (target.IsService()) AddServiceCpu($"c={n} burst", cpuBefore, ServiceCpu(), n);
+                        await Task.Delay(200, stop);
+                    }
+                var fake = DrainFake();
+                var stats = _targets.ToDictionary(t => t, t => TargetStats.From(results[t], fake, Delay));
+                levelRuns.Add(stats);
+                Log($"c={n} run {run}: " + Summary(stats));
             }
-            var fake = DrainFake();
-            var stats = _targets.ToDictionary(t => t, t => TargetStats.From(results[t], fake, Delay));
-            _staggered.Add(stats);
-            Log($"{o.Concurrency} in flight (staggered) run {run}: " + Summary(stats));
         }
     }
 
@@ -605,32 +599,101 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         for (var run = 1; run <= o.Runs; run++)
         {
             if (run > 1 && OverBudget($"integrity run {run}")) break;
-            var direct = await BurstAsync(Target.Direct, o.IntegrityStreams);
-            var directStats = TargetStats.From(direct, DrainFake(), Delay);
-            await Task.Delay(200, stop);
-
-            var pid = _service.Pid;
-            var before = Memory.ReadKb(pid, "VmRSS");
-            var peakReset = Memory.ResetPeak(pid);
-            using var sampling = new CancellationTokenSource();
-            var sampler = Memory.SampleMaxAsync(pid, TimeSpan.FromMilliseconds(20), sampling.Token);
-            var started = Stopwatch.GetTimestamp();
-            var cpuBefore = ServiceCpu();
-            var results = await BurstAsync(Target.ChatSlices, o.IntegrityStreams);
-            AddServiceCpu($"c={o.IntegrityStreams} burst", cpuBefore, ServiceCpu(), o.IntegrityStreams);
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            await sampling.CancelAsync();
-            var sampled = await sampler;
-            long? hwm = peakReset ? Memory.ReadKb(pid, "VmHWM") : null;
-            var after = Memory.ReadKb(pid, "VmRSS");
-            var run512 = new IntegrityRun(Integrity.Check(results, o.Chunks), TargetStats.From(results, DrainFake(), Delay),
-                Integrity.Check(direct, o.Chunks), directStats, before, sampled, hwm, after, seconds);
-            _integrity.Add(run512);
-            Log($"{o.IntegrityStreams} streams run {run}: {run512.Check.Intact}/{run512.Check.Streams} intact, lost {run512.Check.Lost}, reordered {run512.Check.Reordered}" +
-                $" ({seconds:0.00} s); RSS before {Mb(before)}, peak {Mb(Math.Max(sampled, hwm ?? 0))}; TTFT p99 {run512.Stats.TtftP99Ms:0.00} ms (direct {directStats.TtftP99Ms:0.00} ms)" +
-                (run512.Check.FirstProblem is { } p ? $"; first problem: {p}" : ""));
+            _integrity.Add(await HoldStreamsAsync(o.IntegrityStreams, $"run {run}"));
             await Task.Delay(500, stop);
         }
+    }
+
+    /// <summary>More streams at once, one run per level, until a level loses, reorders or stalls a chunk.</summary>
+    private async Task MoreStreamsAsync()
+    {
+        foreach (var streams in o.MoreStreams)
+        {
+            if (OverBudget($"{streams} streams")) break;
+            var run = await HoldStreamsAsync(streams, "once");
+            _moreStreams.Add(run);
+            if (!run.Clean) break;
+            await Task.Delay(500, stop);
+        }
+    }
+
+    private async Task<IntegrityRun> HoldStreamsAsync(int streams, string label)
+    {
+        var direct = await BurstAsync(Target.Direct, streams);
+        var directStats = TargetStats.From(direct, DrainFake(), Delay);
+        await Task.Delay(200, stop);
+
+        var pid = _service.Pid;
+        var before = Memory.ReadKb(pid, "VmRSS");
+        var peakReset = Memory.ResetPeak(pid);
+        using var sampling = new CancellationTokenSource();
+        var sampler = Memory.SampleMaxAsync(pid, TimeSpan.FromMilliseconds(20), sampling.Token);
+        var started = Stopwatch.GetTimestamp();
+        var cpuBefore = ServiceCpu();
+        var results = await BurstAsync(Target.ChatSlices, streams);
+        AddServiceCpu($"c={streams} burst", cpuBefore, ServiceCpu(), streams);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        await sampling.CancelAsync();
+        var sampled = await sampler;
+        long? hwm = peakReset ? Memory.ReadKb(pid, "VmHWM") : null;
+        var after = Memory.ReadKb(pid, "VmRSS");
+        var run = new IntegrityRun(streams, Integrity.Check(results, o.Chunks), TargetStats.From(results, DrainFake(), Delay),
+            Integrity.Check(direct, o.Chunks), directStats, before, sampled, hwm, after, seconds);
+        Log($"{streams} streams {label}: {run.Check.Intact}/{run.Check.Streams} intact, lost {run.Check.Lost}, reordered {run.Check.Reordered}, longest gap {run.Check.LongestGapMs:0} ms" +
+            $" ({seconds:0.00} s); RSS before {Mb(before)}, peak {Mb(run.PeakKb)}; TTFT p99 {run.Stats.TtftP99Ms:0.00} ms (direct {directStats.TtftP99Ms:0.00} ms)" +
+            (run.Check.FirstProblem is { } p ? $"; first problem: {p}" : ""));
+        return run;
+    }
+
+    /// <summary>
+    /// Non-streaming chat completions, closed loop: --throughput-concurrency clients each sending the next request as soon
+    /// as the last one is answered, for --throughput-seconds per target; the fake answers each after 20 ms.
+    /// </summary>
+    private async Task ThroughputAsync()
+    {
+        _fake.Script = new FakeScript { Chunks = ["A short answer, sent whole."], Delay = Delay, CompletionTokens = 6 };
+        var targets = _targets.Where(t => t != Target.ChatSlices).ToList();
+        foreach (var target in targets) await ClosedLoopAsync(target, TimeSpan.FromSeconds(1)); // warm-up
+        for (var run = 1; run <= o.Runs; run++)
+        {
+            if (OverBudget($"throughput run {run}")) break;
+            var stats = new Dictionary<Target, ThroughputStats>();
+            for (var j = 0; j < targets.Count; j++)
+            {
+                var target = targets[(run + j) % targets.Count];
+                stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
+                await Task.Delay(200, stop);
+            }
+            DrainFake();
+            _throughput.Add(stats);
+            Log($"throughput run {run}: " + string.Join("; ", stats.Select(kv => $"{kv.Key} {kv.Value.PerSecond:0} req/s, p50 {kv.Value.P50Ms:0.00} ms, p99 {kv.Value.P99Ms:0.00} ms" +
+                (kv.Value.Failed > 0 ? $", {kv.Value.Failed} FAILED ({kv.Value.FirstError})" : ""))));
+        }
+    }
+
+    private async Task<ThroughputStats> ClosedLoopAsync(Target target, TimeSpan length)
+    {
+        var latencies = new List<double>();
+        var failed = 0;
+        string? firstError = null;
+        var started = Stopwatch.GetTimestamp();
+        var end = started + (long)(length.TotalSeconds * Stopwatch.Frequency);
+        async Task ClientAsync()
+        {
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                var (ms, error) = await _client.CompleteAsync(_urls[target], NextMarker(), stop);
+                lock (latencies)
+                {
+                    if (error is null) latencies.Add(ms);
+                    else if (failed++ == 0) firstError = error;
+                }
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, o.ThroughputConcurrency).Select(_ => ClientAsync()));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new ThroughputStats(latencies.Count, failed, firstError, latencies.Count / seconds,
+            Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99));
     }
 
     private string Summary(Dictionary<Target, TargetStats> stats) => string.Join("; ", stats.Select(kv =>

@@ -97,7 +97,8 @@ public sealed record TargetStats(
 }
 
 /// <summary>Whether each stream got every numbered chunk once and in order (the fake sends "c0 ", "c1 ", …).</summary>
-public sealed partial record Integrity(int Streams, int Intact, int Failed, long Lost, long Reordered, long Duplicated, long Unexpected, string? FirstProblem)
+public sealed partial record Integrity(int Streams, int Intact, int Failed, long Lost, long Reordered, long Duplicated, long Unexpected,
+    double LongestGapMs, string? FirstProblem)
 {
     [GeneratedRegex(@"^c(\d+) $")]
     private static partial Regex ChunkName();
@@ -107,8 +108,10 @@ public sealed partial record Integrity(int Streams, int Intact, int Failed, long
         int intact = 0, failed = 0;
         long lost = 0, reordered = 0, duplicated = 0, unexpected = 0;
         string? first = null;
+        var longestGap = 0.0;
         foreach (var r in results)
         {
+            for (var i = 1; i < r.ArrivedAt.Count; i++) longestGap = Math.Max(longestGap, Stats.Us(r.ArrivedAt[i - 1], r.ArrivedAt[i]) / 1000);
             var seen = new HashSet<int>();
             var previous = -1;
             long rLost, rReordered = 0, rDup = 0, rUnexpected = 0;
@@ -131,6 +134,6 @@ public sealed partial record Integrity(int Streams, int Intact, int Failed, long
             if (!ok && first is null)
                 first = r.Error ?? $"{r.Texts.Count} chunks, lost {rLost}, reordered {rReordered}, duplicated {rDup}, unexpected {rUnexpected}, usage {r.Usage}";
         }
-        return new Integrity(results.Count, intact, failed, lost, reordered, duplicated, unexpected, first);
+        return new Integrity(results.Count, intact, failed, lost, reordered, duplicated, unexpected, longestGap, first);
     }
 }

@@ -5,8 +5,32 @@ using System.Text.Json;
 
 namespace ChatSlices.Bench;
 
-/// <summary>Where a stream goes: straight to the fake, through one nginx hop to the fake, or through ChatSlices.</summary>
-public enum Target { Direct, Nginx, ChatSlices }
+/// <summary>
+/// Where a request goes: straight to the fake, through one nginx hop to the fake, or through ChatSlices
+/// (<c>/v1/chat/stream</c>, its own SSE events; or <c>/v1/chat/completions</c>, the OpenAI wire format).
+/// </summary>
+public enum Target { Direct, Nginx, ChatSlices, Completions }
+
+public static class Targets
+{
+    public static bool IsService(this Target target) => target is Target.ChatSlices or Target.Completions;
+
+    public static string Label(this Target target) => target switch
+    {
+        Target.Direct => "direct (fake)",
+        Target.Nginx => "nginx hop",
+        Target.ChatSlices => "ChatSlices /v1/chat/stream",
+        _ => "ChatSlices /v1/chat/completions",
+    };
+
+    public static string Key(this Target target) => target switch
+    {
+        Target.Direct => "direct",
+        Target.Nginx => "nginx",
+        Target.ChatSlices => "chatslices_stream",
+        _ => "chatslices_completions",
+    };
+}
 
 /// <summary>One streamed reply as the client saw it. Times are <see cref="Stopwatch"/> ticks of this process.</summary>
 public sealed class StreamResult(Target target, string marker)
@@ -42,13 +66,7 @@ public sealed class StreamClient(HttpClient http)
         var result = new StreamResult(target, marker);
         byte[] body = target == Target.ChatSlices
             ? JsonSerializer.SerializeToUtf8Bytes(new { query = marker, model = Model })
-            : JsonSerializer.SerializeToUtf8Bytes(new
-            {
-                model = Model,
-                stream = true,
-                stream_options = new { include_usage = true },
-                messages = new[] { new { role = "user", content = marker } },
-            });
+            : OpenAiBody(marker, stream: true);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         cts.CancelAfter(timeout);
         var ct = cts.Token;
@@ -82,6 +100,36 @@ public sealed class StreamClient(HttpClient http)
             result.Error = $"{e.GetType().Name}: {e.Message}";
         }
         return result;
+    }
+
+    private static byte[] OpenAiBody(string marker, bool stream)
+    {
+        var messages = new[] { new { role = "user", content = marker } };
+        return stream
+            ? JsonSerializer.SerializeToUtf8Bytes(new { model = Model, stream, stream_options = new { include_usage = true }, messages })
+            : JsonSerializer.SerializeToUtf8Bytes(new { model = Model, stream, messages });
+    }
+
+    /// <summary>One non-streaming chat completion (the OpenAI format, any target but <see cref="Target.ChatSlices"/>): its latency in ms, or why it failed.</summary>
+    public async Task<(double Ms, string? Error)> CompleteAsync(Uri url, string marker, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(OpenAiBody(marker, stream: false)) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await http.SendAsync(request, ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            if (!response.IsSuccessStatusCode) return (ms, $"HTTP {(int)response.StatusCode}: {Truncate(text)}");
+            using var doc = JsonDocument.Parse(text);
+            var content = doc.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+            return string.IsNullOrEmpty(content) ? (ms, "no content") : (ms, null);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or JsonException or KeyNotFoundException)
+        {
+            return (Stopwatch.GetElapsedTime(started).TotalMilliseconds, $"{e.GetType().Name}: {e.Message}");
+        }
     }
 
     /// <summary>SSE framing (lines ending in LF, an empty line ends an event), byte by byte as reads return.</summary>

@@ -5,6 +5,8 @@
 #   bench/data/run.sh                 everything (≈ 5–8 minutes on 2 cores; hard limit DATABENCH_TIMEOUT, default 720 s)
 #   DATABENCH_SKIP="pdf cache" bench/data/run.sh   leave scenarios out (history vectors pdf cache)
 #   DATABENCH_SKIP="history vectors pdf" bench/data/run.sh   the semantic-cache scenario only (≈ 2 minutes)
+#   BENCH_PUBLISHED=DIR   use the service already published in DIR (bench/run.sh passes its own) instead of publishing it
+#   DATABENCH_OUT=DIR     where the figures go (default bench/data/out/<stamp>); each scenario also writes DIR/<scenario>.json
 #
 # What it does (loopback only; everything it starts is stopped when it ends, also on error, timeout or Ctrl-C):
 #   1. ../../run.sh --setup-only → ConnectionStrings__Postgres of the private PostgreSQL 15 + pgvector cluster.
@@ -49,7 +51,7 @@ bounded() {  # bounded SECONDS CMD...: at most SECONDS, and never past the overa
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-OUT="${DATA_DIR}/out/${STAMP}"
+OUT="${DATABENCH_OUT:-${DATA_DIR}/out/${STAMP}}"
 mkdir -p "$OUT"
 TMP="$(mktemp -d /tmp/chatslices-databench.XXXXXX)"
 SVC_PID=""
@@ -92,15 +94,21 @@ log "database ${DB_NAME}: drop and create"
 psql_admin -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" -c "CREATE DATABASE ${DB_NAME}"
 
 # --- 2. Builds.
-log "publishing the service and building DataBench (into ${TMP})"
-bounded 300 dotnet publish "${ROOT}/ChatSlices.csproj" -c Release -o "${TMP}/svc" --artifacts-path "${TMP}/art-svc" \
-  >"${OUT}/publish.log" 2>&1 || die "publish failed (see ${OUT}/publish.log)"
+if [[ -n "${BENCH_PUBLISHED:-}" ]]; then
+  [[ -f "${BENCH_PUBLISHED}/ChatSlices.dll" ]] || die "BENCH_PUBLISHED=${BENCH_PUBLISHED} holds no ChatSlices.dll"
+  ln -s "$BENCH_PUBLISHED" "${TMP}/svc"
+else
+  log "publishing the service (into ${TMP})"
+  bounded 300 dotnet publish "${ROOT}/ChatSlices.csproj" -c Release -o "${TMP}/svc" --artifacts-path "${TMP}/art-svc" \
+    >"${OUT}/publish.log" 2>&1 || die "publish failed (see ${OUT}/publish.log)"
+fi
+log "building DataBench (into ${TMP})"
 bounded 200 dotnet build "${DATA_DIR}/DataBench/DataBench.csproj" -c Release --artifacts-path "${TMP}/art-bench" \
   >"${OUT}/build.log" 2>&1 || die "DataBench build failed (see ${OUT}/build.log)"
 DATABENCH=(dotnet "${TMP}/art-bench/bin/DataBench/release/DataBench.dll")
 
 # --- Service environment.
-export ConnectionStrings__Postgres="$BENCH_CS"
+export ConnectionStrings__Postgres="$BENCH_CS" DATABENCH_JSON_DIR="$OUT"
 export ASPNETCORE_ENVIRONMENT=Production
 export Auth__SigningKey="databench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export Auth__Issuer=chatslices

@@ -13,6 +13,7 @@ namespace ChatSlices.Tests.Support;
 public sealed record FakeScript
 {
     public string[] Chunks { get; init; } = ["Hello", " from", " the", " fake", " model."];
+    /// <summary>Before each chunk of a stream; before the whole answer when not streaming.</summary>
     public TimeSpan Delay { get; init; } = TimeSpan.Zero;
     public bool SendUsage { get; init; } = true;
     public int PromptTokens { get; init; } = 11;
@@ -114,6 +115,7 @@ public sealed class FakeUpstream : IAsyncDisposable
         var model = body["model"]?.GetValue<string>() ?? "fake";
         if (body["stream"]?.GetValue<bool>() != true)
         {
+            if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, http.RequestAborted); // the model's time to answer
             await http.Response.WriteAsJsonAsync(new
             {
                 id = "chatcmpl-fake", @object = "chat.completion", created = 1, model,

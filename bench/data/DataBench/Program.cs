@@ -73,6 +73,8 @@ internal static class Http
 /// <summary>Scenario 1: GET /v1/chat/history as the heavy user, through the running service.</summary>
 internal static class History
 {
+    private const string Floor = "floor: GET /v1/models (same token and connection)";
+
     public static async Task<int> RunAsync(string baseUrl, string token, int runs, int n, int warmup)
     {
         using var http = Http.Client(baseUrl, token);
@@ -83,6 +85,7 @@ internal static class History
             ("page 1, q=zebracorn (with messages)", "/v1/chat/history?page=1&page_size=10&q=zebracorn", n),
             ("page 1, include_messages=false", "/v1/chat/history?page=1&page_size=10&include_messages=false", n),
             ("extra: page 1, q=quarterly (common word: 1/6 of all 1M messages)", "/v1/chat/history?page=1&page_size=10&q=quarterly", Math.Max(20, n / 4)),
+            (Floor, "/v1/models", n),
         };
         // One warm-up pass over every case first (JIT, connection pool, PostgreSQL and OS caches).
         foreach (var (_, url, _) in cases) for (var i = 0; i < 3 * warmup; i++) await GetAsync(http, url);
@@ -98,7 +101,7 @@ internal static class History
                     var sw = Stopwatch.StartNew();
                     var body = await GetAsync(http, url);
                     samples.Add(sw.Elapsed.TotalMilliseconds);
-                    if (i == 0 && run == 1)
+                    if (i == 0 && run == 1 && url.StartsWith("/v1/chat/history", StringComparison.Ordinal))
                     {
                         var root = JsonDocument.Parse(body).RootElement;
                         var sessions = root.GetProperty("sessions");
@@ -112,14 +115,26 @@ internal static class History
 
         Console.WriteLine($"### History listing (GET /v1/chat/history as `heavy`; {runs} runs × {n} sequential requests (the extra case: {Math.Max(20, n / 4)}) after a warm-up pass and {warmup} warm-up requests per case per run, one keep-alive connection)");
         Console.WriteLine();
-        Console.WriteLine("| request | p50 ms | p95 ms | p99 ms | response |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| request | p50 ms | p95 ms | p99 ms | p95 ÷ floor p95 (per run) | response |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var floor = perRun[Floor];
+        List<double> RatioToFloor(string name) => [.. perRun[name].Zip(floor, (c, f) => c.P95 / f.P95)];
         foreach (var (name, _, _) in cases)
         {
             var r = perRun[name];
-            Console.WriteLine($"| {name} | {Stats.Mmm(r.Select(x => x.P50).ToList())} | {Stats.Mmm(r.Select(x => x.P95).ToList())} | {Stats.Mmm(r.Select(x => x.P99).ToList())} | {info.GetValueOrDefault(name)} |");
+            Console.WriteLine($"| {name} | {Stats.Mmm(r.Select(x => x.P50).ToList())} | {Stats.Mmm(r.Select(x => x.P95).ToList())} | {Stats.Mmm(r.Select(x => x.P99).ToList())} | {Stats.Mmm(RatioToFloor(name), "0.0")}× | {info.GetValueOrDefault(name)} |");
         }
         Console.WriteLine();
+        Console.WriteLine($"The floor is `GET /v1/models` on the same connection with the same token: authentication, routing and a JSON response, no query.");
+        Console.WriteLine();
+        Results.Write("history", cases.ToDictionary(c => c.Name, c => new
+        {
+            url = c.Url,
+            p50_ms = Stats.Json([.. perRun[c.Name].Select(x => x.P50)]),
+            p95_ms = Stats.Json([.. perRun[c.Name].Select(x => x.P95)]),
+            p99_ms = Stats.Json([.. perRun[c.Name].Select(x => x.P99)]),
+            p95_ratio_to_floor = Stats.Json(RatioToFloor(c.Name)),
+        }));
         return 0;
     }
 
@@ -269,6 +284,8 @@ internal static class Vectors
         await exact.ExecuteAsync("SET enable_indexscan = off; SET max_parallel_workers_per_gather = 0");
 
         List<HashSet<Guid>> truthFiltered = [];
+        var exactP95Filtered = double.NaN;
+        var figures = new List<object>();
         Console.WriteLine($"### Retrieval ({queries} query vectors near random cluster centroids; LIMIT 10; Retriever's SQL; one open connection; {runs} runs)");
         Console.WriteLine();
         var modes = new (string Label, bool Filtered, bool ForceHnsw)[]
@@ -292,7 +309,8 @@ internal static class Vectors
                 truth.Add((await exact.QueryAsync<Guid>(sql, Args(q))).ToHashSet());
                 exactMs.Add(sw.Elapsed.TotalMilliseconds);
             }
-            if (filtered && !forceHnsw) truthFiltered = truth;
+            if (filtered && !forceHnsw) (truthFiltered, exactP95Filtered) = (truth, Stats.Percentile(exactMs, 95));
+            var exactP95 = forceHnsw ? exactP95Filtered : Stats.Percentile(exactMs, 95);
             Console.WriteLine(forceHnsw ? $"**{label}** — exact results as above; the first 30 of the query vectors, ef_search 100 only." : $"**{label}** — exact search " +
                 $"(enable_indexscan = off, no parallel workers): p50 {Stats.F(Stats.Percentile(exactMs, 50))} ms, p95 {Stats.F(Stats.Percentile(exactMs, 95))} ms; " +
                 $"result sizes min {truth.Min(t => t.Count)}.");
@@ -322,6 +340,12 @@ internal static class Vectors
                     recalls.Add(recall.Average()); mins.Add(recall.Min()); shorts.Add(shortCount); lows.Add(recall.Count(r => r < 0.8));
                     Http.Log($"vectors {label[..20]} ef {ef} run {run}: recall {recall.Average():0.000} p50 {p50[^1]:0.00} p95 {p95[^1]:0.00} ms");
                 }
+                figures.Add(new
+                {
+                    mode = label, ef_search = ef, queries = nq, recall_at_10 = Stats.Json(recalls), worst_query_recall = Stats.Json(mins),
+                    p50_ms = Stats.Json(p50), p95_ms = Stats.Json(p95), p99_ms = Stats.Json(p99),
+                    exact_search_p95_ms = Math.Round(exactP95, 3), p95_ratio_to_exact = Stats.Json([.. p95.Select(v => v / exactP95)]),
+                });
                 Console.WriteLine($"| {ef} | {Stats.Mmm(recalls, "0.000")} | {Stats.Mmm(mins, "0.0")} | {Stats.Mmm(lows, "0")} | {Stats.Mmm(p50)} | {Stats.Mmm(p95)} | {Stats.Mmm(p99)} | {Stats.Mmm(shorts, "0")} |");
             }
             Console.WriteLine();
@@ -335,6 +359,7 @@ internal static class Vectors
             Console.WriteLine("</details>");
             Console.WriteLine();
         }
+        Results.Write("retrieval", new { chunks = 100_000, limit = 10, runs, cases = figures });
         return 0;
     }
 
@@ -348,6 +373,26 @@ internal static class Vectors
 /// <summary>Scenario 3: POST /v1/chat/sessions/{id}/upload of generated PDFs.</summary>
 internal static class Uploads
 {
+    private static async Task<double> PdftotextSecondsAsync(byte[] pdf)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"databench-{Guid.NewGuid():N}.pdf");
+        await File.WriteAllBytesAsync(path, pdf);
+        try
+        {
+            var info = new ProcessStartInfo("pdftotext") { ArgumentList = { "-enc", "UTF-8", "-eol", "unix", path, "-" }, RedirectStandardOutput = true };
+            var sw = Stopwatch.StartNew();
+            using var process = Process.Start(info)!;
+            await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode != 0) throw new InvalidOperationException($"pdftotext exited with {process.ExitCode}");
+            return sw.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     public static async Task<int> RunAsync(string baseUrl, string token, int runs)
     {
         using var http = Http.Client(baseUrl, token);
@@ -358,11 +403,13 @@ internal static class Uploads
         };
         Console.WriteLine($"### PDF upload (POST /v1/chat/sessions/{{id}}/upload, multipart `file`; a new session per upload; {runs} runs, after 1 warm-up)");
         Console.WriteLine();
-        Console.WriteLine("| PDF | bytes | seconds | pages/s | response |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| PDF | bytes | seconds | pages/s | `pdftotext` alone, pages/s | service ÷ `pdftotext` alone (per run) | response |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        var figures = new Dictionary<string, object>();
         foreach (var (name, pages, padTo) in cases)
         {
             var seconds = new List<double>();
+            var floor = new List<double>();
             var size = 0;
             var info = "";
             for (var run = 0; run <= runs; run++)
@@ -382,11 +429,24 @@ internal static class Uploads
                 var f = JsonDocument.Parse(body).RootElement.GetProperty("file");
                 info = $"201, page_count={f.GetProperty("metadata").GetProperty("page_count")}, extracted_text={f.GetProperty("extracted_text").GetString()!.Length} chars";
                 Http.Log($"upload {name} run {run}: {elapsed:0.000} s");
-                if (run > 0) seconds.Add(elapsed); // run 0 is the warm-up
+                if (run == 0) continue; // the warm-up
+                seconds.Add(elapsed);
+                floor.Add(await PdftotextSecondsAsync(pdf));
             }
-            Console.WriteLine($"| {name} | {size:N0} | {Stats.Mmm(seconds, "0.000")} | {Stats.Mmm(seconds.Select(s => pages / s).ToList(), "0")} | {info} |");
+            List<double> ratio = [.. seconds.Zip(floor, (service, alone) => alone / service)];
+            Console.WriteLine($"| {name} | {size:N0} | {Stats.Mmm(seconds, "0.000")} | {Stats.Mmm(seconds.Select(s => pages / s).ToList(), "0")} | " +
+                $"{Stats.Mmm(floor.Select(s => pages / s).ToList(), "0")} | {Stats.Mmm(ratio, "0.00")}× | {info} |");
+            figures[name] = new
+            {
+                bytes = size, pages, seconds = Stats.Json(seconds), pages_per_s = Stats.Json([.. seconds.Select(s => pages / s)]),
+                pdftotext_alone_pages_per_s = Stats.Json([.. floor.Select(s => pages / s)]), ratio_to_pdftotext_alone = Stats.Json(ratio),
+            };
         }
         Console.WriteLine();
+        Console.WriteLine("`pdftotext` alone: one `pdftotext -enc UTF-8 -eol unix FILE -` (the service's own call) over the same bytes, in the same run: the " +
+            "extraction floor. The service also runs `pdfinfo`, splits the pages, chunks, embeds, and stores bytes, pages and chunks.");
+        Console.WriteLine();
+        Results.Write("pdf", figures);
         return 0;
     }
 }
@@ -485,6 +545,13 @@ internal static class Cache
             $"hits that called the fake or were not `cached`: {hitWrong}; priming answers that were cached or empty, or fake calls ≠ one per priming question: {primeWrong}. " +
             $"Fake requests in all: {fake.Requests.Count}. Priming: {prime} questions per run, answered concurrently (last run {Stats.F(primeSeconds)} s).");
         Console.WriteLine();
+        Results.Write("cache", new
+        {
+            miss_ttft_p50_ms = Stats.Json([.. miss.Select(x => x.P50)]), miss_ttft_p99_ms = Stats.Json([.. miss.Select(x => x.P99)]),
+            hit_ttft_p50_ms = Stats.Json([.. hit.Select(x => x.P50)]), hit_ttft_p99_ms = Stats.Json([.. hit.Select(x => x.P99)]),
+            hit_to_miss_ratio_p50 = Stats.Json([.. hit.Zip(miss, (h, m) => h.P50 / m.P50)]), hit_to_miss_ratio_p99 = Stats.Json([.. hit.Zip(miss, (h, m) => h.P99 / m.P99)]),
+            wrong = new { misses = missWrong, hits = hitWrong, priming = primeWrong },
+        });
         return missWrong + hitWrong + primeWrong == 0 ? 0 : 3;
     }
 

@@ -23,4 +23,19 @@ public static class Stats
             $"{Median(perRun).ToString(format, CultureInfo.InvariantCulture)} ({perRun.Min().ToString(format, CultureInfo.InvariantCulture)}–{perRun.Max().ToString(format, CultureInfo.InvariantCulture)})");
 
     public static string F(double value, string format = "0.00") => value.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>The per-run figures for results.json: median, min, max.</summary>
+    public static object Json(IReadOnlyList<double> perRun) => perRun.Count == 0
+        ? new { runs = 0 }
+        : new { median = Math.Round(Median(perRun), 3), min = Math.Round(perRun.Min(), 3), max = Math.Round(perRun.Max(), 3), runs = perRun.Count };
+}
+
+/// <summary>Each scenario's figures as JSON, for bench/run.sh's results.json: written to DATABENCH_JSON_DIR/&lt;scenario&gt;.json when that is set.</summary>
+public static class Results
+{
+    public static void Write(string scenario, object figures)
+    {
+        if (Environment.GetEnvironmentVariable("DATABENCH_JSON_DIR") is not { Length: > 0 } dir) return;
+        File.WriteAllText(Path.Combine(dir, scenario + ".json"), System.Text.Json.JsonSerializer.Serialize(figures, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
 }
