@@ -86,7 +86,8 @@ public sealed class ChatCompletions : IEndpointModule
 
         var serializer = json.Value.SerializerOptions;
         var chunks = AsChunks(run, id, created, request.StreamOptions?.IncludeUsage == true);
-        await EventStream.WriteDataAsync(http, Serialize(chunks, serializer), TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds));
+        await EventStream.WriteDataAsync(http, Serialize(chunks, serializer),
+            TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds), TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds));
         return Results.Empty;
     }
 

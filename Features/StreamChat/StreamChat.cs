@@ -56,10 +56,11 @@ public sealed class StreamChat : IEndpointModule
         if (body.Stream == false) return await AnswerWholeAsync(run, ct);
 
         var heartbeat = TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds);
+        var writeTimeout = TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds);
         if (body.StreamFormat == "tokens")
-            await EventStream.WriteDataAsync(http, AsTokens(run.Events), heartbeat);
+            await EventStream.WriteDataAsync(http, AsTokens(run.Events), heartbeat, writeTimeout);
         else
-            await EventStream.WriteAsync(http, AsStreamEvents(run.Events), EventStream.WantsNdjson(http.Request), heartbeat);
+            await EventStream.WriteAsync(http, AsStreamEvents(run.Events), EventStream.WantsNdjson(http.Request), heartbeat, writeTimeout);
         return Results.Empty;
     }
 

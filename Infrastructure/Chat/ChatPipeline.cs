@@ -26,7 +26,7 @@ namespace ChatSlices.Infrastructure.Chat;
 /// </summary>
 public sealed class ChatPipeline(
     NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, Retriever retriever, SemanticCache cache, TokenQuota quota,
-    IOptions<AiSettings> ai, IOptions<ChatSettings> chat, ILogger<ChatPipeline> logger)
+    IOptions<AiSettings> ai, IOptions<ChatSettings> chat, IHostApplicationLifetime lifetime, ILogger<ChatPipeline> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
@@ -240,7 +240,8 @@ public sealed class ChatPipeline(
         yield return new SourcesFound(citations);
         var prompt = PromptFitter.Fit(WithContext(p.SystemPrompt, passages), p.History.Select(t => (t.Role, t.Content)), p.UserTurn, p.PromptBudget);
 
-        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // Stopping the service cuts the model call short; the reply ends like any failed one, stored as interrupted.
+        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
         upstream.CancelAfter(TimeSpan.FromSeconds(settings.FirstTokenTimeoutSeconds));
         var started = Stopwatch.GetTimestamp();
 
@@ -262,7 +263,9 @@ public sealed class ChatPipeline(
                     }
                     catch (Exception e) when (!ct.IsCancellationRequested)
                     {
-                        failure = ProviderFailure(e, upstream.IsCancellationRequested, firstText, settings);
+                        failure = lifetime.ApplicationStopping.IsCancellationRequested
+                            ? ShuttingDown
+                            : ProviderFailure(e, upstream.IsCancellationRequested, firstText, settings);
                         break;
                     }
                     if (!more) break;
@@ -288,7 +291,7 @@ public sealed class ChatPipeline(
             var (promptTokens, completionTokens, estimated) = Count(prompt, reply, usage);
             var cost = p.Model.Cost(promptTokens, completionTokens);
             if (turnFailure is null
-                && !await StoreReplyAsync(p, reply, failure is null ? "complete" : "error", failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations))
+                && !await StoreReplyAsync(p, reply, StatusAfter(failure), failure?.Message, finishReason, promptTokens, completionTokens, cost, estimated, citations))
                 failure ??= StorageFailed;
             stored = true;
 
@@ -370,6 +373,13 @@ public sealed class ChatPipeline(
     {
         HttpStatus = StatusCodes.Status503ServiceUnavailable,
     };
+
+    private static readonly ChatFailed ShuttingDown = new("shutting_down", "The service is restarting; the reply so far is kept. Retry the request.")
+    {
+        HttpStatus = StatusCodes.Status503ServiceUnavailable,
+    };
+
+    private static string StatusAfter(ChatFailed? failure) => failure is null ? "complete" : failure == ShuttingDown ? "interrupted" : "error";
 
     private static ChatFailed ProviderFailure(Exception e, bool timedOut, bool beforeFirstText, AiSettings settings)
     {

@@ -12,6 +12,8 @@ public readonly record struct StreamEvent(string Type, object? Data);
 /// Writes a stream of events to the response as it is produced: Server-Sent Events (with <c>id:</c> and
 /// <c>: ping</c> heartbeats while the producer is quiet) or NDJSON. Flushes after every event; no buffering,
 /// no compression. The producer gets the request's cancellation token, so a client that leaves stops it.
+/// Every write waits until the connection takes it (so a slow reader slows the producer down, and nothing piles up
+/// in memory); a client that takes nothing for a whole write timeout is disconnected.
 /// </summary>
 public sealed class EventStream
 {
@@ -23,11 +25,13 @@ public sealed class EventStream
     private readonly HttpResponse _response;
     private readonly JsonSerializerOptions _json;
     private readonly bool _ndjson;
+    private readonly TimeSpan _writeTimeout;
     private long _nextId = 1;
 
-    private EventStream(HttpContext http, bool ndjson)
+    private EventStream(HttpContext http, bool ndjson, TimeSpan writeTimeout)
     {
         _response = http.Response;
+        _writeTimeout = writeTimeout;
         _json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
         _ndjson = ndjson;
     }
@@ -36,17 +40,17 @@ public sealed class EventStream
         request.Headers.Accept.Any(a => a?.Contains(NdjsonContentType, StringComparison.OrdinalIgnoreCase) == true);
 
     /// <summary>Starts the response (status 200 and the streaming headers) and writes every event of <paramref name="events"/>.</summary>
-    public static async Task WriteAsync(HttpContext http, IAsyncEnumerable<StreamEvent> events, bool ndjson, TimeSpan heartbeat)
+    public static async Task WriteAsync(HttpContext http, IAsyncEnumerable<StreamEvent> events, bool ndjson, TimeSpan heartbeat, TimeSpan writeTimeout)
     {
-        var stream = new EventStream(http, ndjson);
+        var stream = new EventStream(http, ndjson, writeTimeout);
         stream.Start(ndjson ? NdjsonContentType : SseContentType);
         await stream.PumpAsync(events, heartbeat, http.RequestAborted, stream.WriteEventAsync);
     }
 
     /// <summary>Plain SSE data lines produced by <paramref name="lines"/>, each a whole SSE message (used by the token and OpenAI formats).</summary>
-    public static async Task WriteDataAsync(HttpContext http, IAsyncEnumerable<string> lines, TimeSpan heartbeat)
+    public static async Task WriteDataAsync(HttpContext http, IAsyncEnumerable<string> lines, TimeSpan heartbeat, TimeSpan writeTimeout)
     {
-        var stream = new EventStream(http, ndjson: false);
+        var stream = new EventStream(http, ndjson: false, writeTimeout);
         stream.Start(SseContentType);
         await stream.PumpAsync(lines, heartbeat, http.RequestAborted, stream.WriteDataMessageAsync);
     }
@@ -115,7 +119,18 @@ public sealed class EventStream
 
     private async ValueTask WriteAndFlushAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
-        await _response.BodyWriter.WriteAsync(bytes, ct);
-        await _response.BodyWriter.FlushAsync(ct);
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        stalled.CancelAfter(_writeTimeout);
+        try
+        {
+            await _response.BodyWriter.WriteAsync(bytes, stalled.Token);
+            await _response.BodyWriter.FlushAsync(stalled.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The client stopped reading: let the connection go, which ends the stream as if the client had left.
+            _response.HttpContext.Abort();
+            throw;
+        }
     }
 }
