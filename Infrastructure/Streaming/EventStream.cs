@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
@@ -27,6 +29,7 @@ public sealed class EventStream
     private readonly bool _ndjson;
     private readonly TimeSpan _writeTimeout;
     private long _nextId = 1;
+    private Utf8JsonWriter? _jsonWriter;
 
     private EventStream(HttpContext http, bool ndjson, TimeSpan writeTimeout)
     {
@@ -99,38 +102,84 @@ public sealed class EventStream
         }
     }
 
+    /// <summary>The event straight into the response's buffer (no intermediate strings), then one flush.</summary>
     private ValueTask WriteEventAsync(StreamEvent item)
     {
-        var payload = JsonSerializer.Serialize(item.Data, _json);
-        var text = _ndjson
-            ? $"{{\"event\":{JsonSerializer.Serialize(item.Type)},\"data\":{payload}}}\n"
-            : $"id: {_nextId++}\nevent: {item.Type}\ndata: {payload}\n\n";
-        return WriteAndFlushAsync(Encoding.UTF8.GetBytes(text), _response.HttpContext.RequestAborted);
+        var output = _response.BodyWriter;
+        if (_ndjson)
+        {
+            output.Write("{\"event\":"u8);
+            WriteJson(item.Type);
+            output.Write(",\"data\":"u8);
+            WriteJson(item.Data);
+            output.Write("}\n"u8);
+        }
+        else
+        {
+            output.Write("id: "u8);
+            Encoding.UTF8.GetBytes((_nextId++).ToString(CultureInfo.InvariantCulture), output);
+            output.Write("\nevent: "u8);
+            Encoding.UTF8.GetBytes(item.Type, output);
+            output.Write("\ndata: "u8);
+            WriteJson(item.Data);
+            output.Write("\n\n"u8);
+        }
+        return FlushAsync(_response.HttpContext.RequestAborted);
+    }
+
+    private void WriteJson(object? value)
+    {
+        if (_jsonWriter is null) _jsonWriter = new Utf8JsonWriter(_response.BodyWriter, new JsonWriterOptions { Encoder = _json.Encoder, SkipValidation = true });
+        else _jsonWriter.Reset(_response.BodyWriter);
+        JsonSerializer.Serialize(_jsonWriter, value, _json);
+        _jsonWriter.Flush();
     }
 
     /// <summary>A data message; a value with line breaks becomes several <c>data:</c> lines, as the SSE spec asks.</summary>
     private ValueTask WriteDataMessageAsync(string value)
     {
-        var text = new StringBuilder();
-        foreach (var line in value.ReplaceLineEndings("\n").Split('\n')) text.Append("data: ").Append(line).Append('\n');
-        text.Append('\n');
-        return WriteAndFlushAsync(Encoding.UTF8.GetBytes(text.ToString()), _response.HttpContext.RequestAborted);
+        var output = _response.BodyWriter;
+        foreach (var line in value.ReplaceLineEndings("\n").Split('\n'))
+        {
+            output.Write("data: "u8);
+            Encoding.UTF8.GetBytes(line, output);
+            output.Write("\n"u8);
+        }
+        output.Write("\n"u8);
+        return FlushAsync(_response.HttpContext.RequestAborted);
     }
 
-    private async ValueTask WriteAndFlushAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    private ValueTask WriteAndFlushAsync(ReadOnlySpan<byte> bytes, CancellationToken ct)
     {
-        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        stalled.CancelAfter(_writeTimeout);
-        try
+        _response.BodyWriter.Write(bytes);
+        return FlushAsync(ct);
+    }
+
+    /// <summary>
+    /// Sends what was written. Usually the connection takes it at once; when it does not (the client reads slowly), a
+    /// timer cancels the flush after the write timeout and the connection is dropped, as if the client had left.
+    /// </summary>
+    private ValueTask FlushAsync(CancellationToken ct)
+    {
+        var flush = _response.BodyWriter.FlushAsync(ct);
+        return flush.IsCompletedSuccessfully && !flush.Result.IsCanceled ? ValueTask.CompletedTask : AwaitSlowFlushAsync(flush, ct);
+    }
+
+    private async ValueTask AwaitSlowFlushAsync(ValueTask<FlushResult> flush, CancellationToken ct)
+    {
+        var output = _response.BodyWriter;
+        var gate = new Lock();
+        bool flushed = false, timedOut = false;
+        FlushResult result;
+        // Cancelling when no flush is pending would cancel the next one: the timer acts only while this one is.
+        await using (new Timer(_ => { lock (gate) if (!flushed) { timedOut = true; output.CancelPendingFlush(); } }, null, _writeTimeout, Timeout.InfiniteTimeSpan))
         {
-            await _response.BodyWriter.WriteAsync(bytes, stalled.Token);
-            await _response.BodyWriter.FlushAsync(stalled.Token);
+            result = await flush;
+            lock (gate) flushed = true;
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // The client stopped reading: let the connection go, which ends the stream as if the client had left.
-            _response.HttpContext.Abort();
-            throw;
-        }
+        if (!result.IsCanceled && !timedOut) return;
+        ct.ThrowIfCancellationRequested();
+        _response.HttpContext.Abort();
+        throw new OperationCanceledException("The client took nothing for the whole write timeout.");
     }
 }
