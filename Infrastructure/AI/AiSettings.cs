@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace ChatSlices.Infrastructure.AI;
 
 public sealed class AiSettings
@@ -15,8 +17,10 @@ public sealed class AiSettings
     public string EmbeddingModel { get; set; } = "local-embed";
 
     /// <summary>How long the provider may take to send the first token of a reply.</summary>
+    [Range(0.001, 86_400)]
     public double FirstTokenTimeoutSeconds { get; set; } = 30;
 
     /// <summary>How long a whole reply may take.</summary>
+    [Range(0.001, 86_400)]
     public double ReplyTimeoutSeconds { get; set; } = 300;
 }

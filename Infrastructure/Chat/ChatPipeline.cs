@@ -279,7 +279,8 @@ public sealed class ChatPipeline(
                     {
                         firstText = false;
                         if (await userTurnFailure is { } storageFailure) { failure = storageFailure; break; }
-                        upstream.CancelAfter(TimeSpan.FromSeconds(settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(started));
+                        var left = TimeSpan.FromSeconds(settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(started);
+                        upstream.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero); // a first token later than the whole reply's timeout
                     }
                     reply.Append(text);
                     yield return new TextDelta(text);

@@ -1,11 +1,18 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace ChatSlices.Infrastructure.Chat;
 
 public sealed class ChatSettings
 {
     public const string Section = "Chat";
+
+    [Range(0.01, 3_600)]
     public double HeartbeatSeconds { get; set; } = 15;
 
     /// <summary>A streaming client that takes no bytes for this long is disconnected (its reply is stored as interrupted).</summary>
+    [Range(0.01, 3_600)]
     public double StreamWriteTimeoutSeconds { get; set; } = 30;
+
+    [Range(1, 1_000)]
     public int MaxHistoryMessages { get; set; } = 50;
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
@@ -30,6 +31,8 @@ public sealed class EventStream
     private readonly TimeSpan _writeTimeout;
     private long _nextId = 1;
     private Utf8JsonWriter? _jsonWriter;
+    private readonly SemaphoreSlim _writing = new(1, 1); // the pump's events and the heartbeat's pings, one at a time
+    private long _lastWrite = Stopwatch.GetTimestamp();
 
     private EventStream(HttpContext http, bool ndjson, TimeSpan writeTimeout)
     {
@@ -70,37 +73,64 @@ public sealed class EventStream
     private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Func<T, ValueTask> write)
     {
         await _response.StartAsync(ct);
-        var enumerator = items.GetAsyncEnumerator(ct);
-        Task<bool>? waiting = null; // a MoveNext still running when a write fails (the client left)
+        using var stopBeating = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var beating = _ndjson ? Task.CompletedTask : BeatAsync(heartbeat, stopBeating.Token, ct);
         try
         {
-            Task? tick = null; // one timer per stream, renewed only when it fires
-            var next = enumerator.MoveNextAsync();
-            while (true)
+            await foreach (var item in items.WithCancellation(ct))
             {
-                if (!next.IsCompleted && !_ndjson)
+                await _writing.WaitAsync(ct);
+                try
                 {
-                    waiting = next.AsTask();
-                    while (await Task.WhenAny(waiting, tick ??= Task.Delay(heartbeat, ct)) != waiting)
-                    {
-                        tick = null;
-                        await WriteAndFlushAsync(Ping, ct);
-                    }
-                    next = new ValueTask<bool>(waiting);
-                    waiting = null;
+                    await write(item);
+                    Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
                 }
-                if (!await next) break;
-                await write(enumerator.Current);
-                next = enumerator.MoveNextAsync();
+                finally
+                {
+                    _writing.Release();
+                }
             }
         }
         finally
         {
-            // An async iterator cannot be disposed while it runs: let it see the cancellation and stop first.
-            if (waiting is not null) await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
-            await enumerator.DisposeAsync();
+            await stopBeating.CancelAsync();
+            await beating;
         }
     }
+
+    /// <summary>
+    /// One timer per stream (not one wait per event): a <c>: ping</c> when nothing was written for a heartbeat, checked
+    /// every half heartbeat, so a quiet stream shows a ping between 1 and 1.5 heartbeats after its last write.
+    /// A ping's flush is cancelled only by the client leaving, never by the stream ending: Kestrel aborts the
+    /// connection on a cancelled flush, which would lose the unread tail of the stream.
+    /// </summary>
+    private async Task BeatAsync(TimeSpan heartbeat, CancellationToken stop, CancellationToken aborted)
+    {
+        using var timer = new PeriodicTimer(heartbeat / 2);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                if (IsRecent(heartbeat) || !await _writing.WaitAsync(0, stop)) continue;
+                try
+                {
+                    if (IsRecent(heartbeat)) continue; // an event was written while the lock was being taken
+                    await WriteAndFlushAsync(Ping, aborted);
+                    Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
+                }
+                finally
+                {
+                    _writing.Release();
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The stream ended, or the client left (the pump sees that too).
+        }
+    }
+
+    private bool IsRecent(TimeSpan heartbeat) => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWrite)) < heartbeat;
 
     /// <summary>The event straight into the response's buffer (no intermediate strings), then one flush.</summary>
     private ValueTask WriteEventAsync(StreamEvent item)

@@ -99,6 +99,32 @@ public class StreamChatFailureTests(ChatApiFactory api) : IClassFixture<ChatApiF
     }
 
     [Fact]
+    public async Task ReplySlowerThanTheReplyTimeout_EndsWithATimeoutError_AndKeepsWhatCame()
+    {
+        // The first token comes after the whole reply's timeout (but within the first-token timeout): the reply is cut there.
+        var slow = new ChatApiFactory();
+        slow.With("AI:ReplyTimeoutSeconds", "0.5");
+        await slow.InitializeAsync();
+        try
+        {
+            slow.Upstream.Script = new FakeScript { Chunks = ["first ", "second ", "third"], Delay = TimeSpan.FromMilliseconds(700) };
+            var response = await slow.SocketClient().SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Take your time" }), HttpCompletionOption.ResponseHeadersRead);
+            var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+
+            events.Select(e => e.Event).Should().Equal(["session", "sources", "text", "error", "done"]);
+            events[3].Json.Str("code").Should().Be("provider_timeout");
+            events[^1].Json.GetProperty("completed").GetBoolean().Should().BeFalse();
+            var stored = await slow.ScalarAsync<string>(
+                "SELECT status || '|' || content FROM chat_messages WHERE session_id = @id::uuid AND role = 'assistant'", new { id = events[0].Json.Str("session_id") });
+            stored.Should().Be("error|first ");
+        }
+        finally
+        {
+            await slow.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task StreamFalse_WithAFailingUpstream_IsAProblemWithTheProviderCode()
     {
         api.Upstream.Script = new FakeScript { Status = 429 };
