@@ -108,7 +108,7 @@ public sealed class ChatCompletions : IEndpointModule
                     usage = reported;
                     break;
                 case ChatFailed failed:
-                    yield return new { error = new { message = failed.Message, type = "server_error", code = failed.Code } };
+                    yield return new { error = new { message = failed.Message, type = OpenAiErrorWriter.Type(failed.HttpStatus), code = failed.Code } };
                     break;
                 case Done { Completed: true } done:
                     yield return Make(new Delta(), done.FinishReason ?? "stop");

@@ -44,7 +44,8 @@ public sealed class OpenAiErrorWriter : IProblemDetailsWriter
         return new ValueTask(http.Response.WriteAsJsonAsync(new { error }, JsonSerializerOptions.Web, http.RequestAborted));
     }
 
-    private static string Type(int status) => status switch
+    /// <summary>OpenAI's error type for an HTTP status.</summary>
+    public static string Type(int status) => status switch
     {
         401 => "authentication_error",
         403 => "permission_error",

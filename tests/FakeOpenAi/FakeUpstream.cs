@@ -76,6 +76,8 @@ public sealed class FakeUpstream : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        // Kestrel's default, said out loud: without TCP_NODELAY, Nagle would hold each small chunk ~20 ms and every relayed figure would mean nothing.
+        builder.WebHost.UseSockets(sockets => sockets.NoDelay = true);
         builder.Logging.ClearProviders();
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", ChatAsync);

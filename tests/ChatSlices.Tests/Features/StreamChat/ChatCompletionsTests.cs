@@ -56,6 +56,65 @@ public class ChatCompletionsTests(ChatApiFactory api) : IClassFixture<ChatApiFac
             .Should().Be(1);
     }
 
+    private static bool Finished(JsonElement chunk) =>
+        chunk.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0 && choices[0].GetProperty("finish_reason").ValueKind == JsonValueKind.String;
+
+    private static bool HasUsage(JsonElement chunk) => chunk.TryGetProperty("usage", out var usage) && usage.ValueKind != JsonValueKind.Null;
+
+    private async Task<List<JsonElement>> StreamChunksAsync(string body)
+    {
+        var response = await api.SocketClient().PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+        events[^1].Data.Should().Be("[DONE]");
+        return events.SkipLast(1).Select(e => e.Json).ToList();
+    }
+
+    [Fact]
+    public async Task SessionId_ContinuesThatSession_AndEveryAnswerNamesIt()
+    {
+        api.Upstream.Script = new FakeScript();
+        var client = api.SocketClient(Tokens.For("completions-session-user"));
+        var first = await client.PostAsync("/v1/chat/completions", new StringContent(
+            """{"model": "fake-gpt", "messages": [{"role": "user", "content": "First question"}]}""", Encoding.UTF8, "application/json"));
+        var sessionId = JsonDocument.Parse(await first.Content.ReadAsStringAsync()).RootElement.Str("session_id");
+
+        var second = await client.PostAsync("/v1/chat/completions", new StringContent(
+            $$"""{"model": "fake-gpt", "session_id": "{{sessionId}}", "messages": [{"role": "user", "content": "Second question"}]}""", Encoding.UTF8, "application/json"));
+
+        second.StatusCode.Should().Be(HttpStatusCode.OK);
+        JsonDocument.Parse(await second.Content.ReadAsStringAsync()).RootElement.Str("session_id").Should().Be(sessionId);
+        (await api.ScalarAsync<string>("SELECT string_agg(role || ':' || content, ' | ' ORDER BY created_at) FROM chat_messages WHERE session_id = @id::uuid", new { id = sessionId }))
+            .Should().Be("user:First question | assistant:Hello from the fake model. | user:Second question | assistant:Hello from the fake model.");
+    }
+
+    [Fact]
+    public async Task UpstreamCutMidStream_EndsWithAnOpenAiErrorChunk_ThenDone_WithoutAFinishChunk()
+    {
+        api.Upstream.Script = new FakeScript { Chunks = ["a", "b", "c", "d"], FailAfterChunks = 2 };
+
+        var chunks = await StreamChunksAsync("""{"model": "fake-gpt", "stream": true, "messages": [{"role": "user", "content": "Break"}]}""");
+
+        chunks.Where(c => c.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0)
+            .Select(c => c.GetProperty("choices")[0].GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : null)
+            .Should().Equal("", "a", "b");
+        var error = chunks[^1].GetProperty("error");
+        error.Str("code").Should().Be("provider_connection_lost");
+        error.Str("type").Should().Be("server_error");
+        chunks.Should().NotContain(c => Finished(c), "the reply did not finish");
+    }
+
+    [Fact]
+    public async Task StreamWithoutIncludeUsage_SendsNoUsageChunk()
+    {
+        api.Upstream.Script = new FakeScript();
+
+        var chunks = await StreamChunksAsync("""{"model": "fake-gpt", "stream": true, "messages": [{"role": "user", "content": "No usage please"}]}""");
+
+        chunks.Should().NotBeEmpty().And.NotContain(c => HasUsage(c));
+        chunks[^1].GetProperty("choices")[0].Str("finish_reason").Should().Be("stop");
+    }
+
     [Fact]
     public async Task UnknownModel_IsAnOpenAiShapedError()
     {

@@ -10,7 +10,9 @@ public class StreamChatTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
 {
     private async Task<(HttpResponseMessage Response, List<SseEvent> Events)> StreamAsync(object body, string? token = null)
     {
-        var response = await api.SocketClient(token).SendAsync(ChatApiFactory.Post("/v1/chat/stream", body), HttpCompletionOption.ResponseHeadersRead);
+        var request = ChatApiFactory.Post("/v1/chat/stream", body);
+        request.Headers.AcceptEncoding.ParseAdd("gzip, br"); // a stream must not be compressed even when the client would take it
+        var response = await api.SocketClient(token).SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.StatusCode.Should().Be(HttpStatusCode.OK, await (response.IsSuccessStatusCode ? Task.FromResult("") : response.Content.ReadAsStringAsync()));
         var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
         return (response, events);

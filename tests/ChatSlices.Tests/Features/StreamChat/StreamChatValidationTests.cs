@@ -38,6 +38,17 @@ public class StreamChatValidationTests(ChatApiFactory api) : IClassFixture<ChatA
         { """{"query": "x", "rag_config": {"sources": [{"limit": 5}]}}""", "rag_config.sources[0].name" },
         { new JsonObject { ["query"] = "x", ["attachment_config"] = new JsonObject { ["attachments"] = new JsonArray(Enumerable.Range(0, 21).Select(_ => (JsonNode)new JsonObject { ["document_id"] = Guid.NewGuid().ToString() }).ToArray()) } }.ToJsonString(), "attachment_config.attachments" },
         { $$"""{"query": "x", "session_id": "{{Guid.NewGuid()}}", "conversation_id": "{{Guid.NewGuid()}}"}""", "conversation_id" },
+        { """{"query": "x", "model": "fake-gpt", "llm_model": "tiny-gpt"}""", "llm_model" },
+        { new JsonObject { ["messages"] = Turns(52) }.ToJsonString(), "messages" },
+        { new JsonObject { ["messages"] = Turns(1, new string('m', 10_001)) }.ToJsonString(), "messages" },
+        { """{"query": "x", "system_prompt": ""}""", "system_prompt" },
+        { """{"query": "x", "embedding_model": ""}""", "embedding_model" },
+        { $$"""{"query": "x", "prompt_id": "{{Guid.NewGuid()}}"}""", "prompt_id" },
+        { """{"query": "x", "rag_config": {"max_total_results": 0}}""", "rag_config.max_total_results" },
+        { """{"query": "x", "rag_config": {"sources": [{"name": "session", "limit": 51}]}}""", "rag_config.sources[0].limit" },
+        { """{"query": "x", "rag_config": {"sources": [{"name": "session", "weight": -0.1}]}}""", "rag_config.sources[0].weight" },
+        { """{"query": "x", "attachment_config": {"attachments": [{"title": "no id"}]}}""", "attachment_config.attachments[0].document_id" },
+        { $$$"""{"query": "x", "attachment_config": {"attachments": [{"document_id": "{{{Guid.NewGuid()}}}", "max_tokens": 0}]}}""", "attachment_config.attachments[0].max_tokens" },
     };
 
     [Theory]
@@ -55,6 +66,7 @@ public class StreamChatValidationTests(ChatApiFactory api) : IClassFixture<ChatA
     [InlineData("{\"query\": ")]
     [InlineData("not json")]
     [InlineData("{\"query\": \"x\", \"temperature\": \"hot\"}")]
+    [InlineData("{\"query\": \"x\", \"session_id\": \"not-a-uuid\"}")]
     public async Task MalformedJson_Is400Problem(string body)
     {
         var response = await api.SocketClient().PostAsync("/v1/chat/stream", new StringContent(body, Encoding.UTF8, "application/json"));
