@@ -80,6 +80,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseUserDirectory();
 app.UseChatSlicesRateLimiting();
+app.UseStaleConnectionRetry();
 
 app.MapOpenApi();
 app.MapChatSlicesHealth();

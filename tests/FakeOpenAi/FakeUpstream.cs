@@ -22,6 +22,9 @@ public sealed record FakeScript
     /// <summary>Cut the connection after this many chunks.</summary>
     public int? FailAfterChunks { get; init; }
 
+    /// <summary>With <see cref="FailAfterChunks"/>: send the first half of the next chunk before cutting the connection.</summary>
+    public bool CutMidChunk { get; init; }
+
     /// <summary>Answer with this HTTP status and an OpenAI error body.</summary>
     public int? Status { get; init; }
 
@@ -135,6 +138,12 @@ public sealed class FakeUpstream : IAsyncDisposable
             {
                 if (script.FailAfterChunks == i)
                 {
+                    if (script.CutMidChunk)
+                    {
+                        var line = "data: " + JsonSerializer.Serialize(Chunk(model, new { content = script.Chunks[i] }, null));
+                        await http.Response.WriteAsync(line[..(line.Length / 2)], ct);
+                        await http.Response.Body.FlushAsync(ct);
+                    }
                     await Task.Delay(100, ct); // let the chunks already sent be read: a reset discards unread data
                     http.Abort();
                     return;

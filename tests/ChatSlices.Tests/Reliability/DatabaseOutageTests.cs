@@ -67,4 +67,29 @@ public class DatabaseOutageTests : IAsyncLifetime
         count.Parameters.AddWithValue("id", sessionId);
         ((long)(await count.ExecuteScalarAsync())!).Should().Be(2, "the user turn was stored before the outage, and the next one after it");
     }
+
+    [Fact]
+    public async Task DatabaseRestartedBetweenTurns_TheNextTurnsSucceedAtTheFirstTry()
+    {
+        _api.Upstream.Script = new FakeScript();
+        var client = _api.SocketClient(Tokens.For("restart-user"));
+        var first = await client.PostAsJsonAsync("/v1/chat/stream", new { query = "Before the restart", stream = false });
+        first.StatusCode.Should().Be(HttpStatusCode.OK);
+        var sessionId = (await first.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).Str("session_id");
+
+        // Every pooled connection dies, as a restart of PostgreSQL does to them; new ones connect as before.
+        _proxy.Available = false;
+        _proxy.Available = true;
+
+        var plain = await client.PostAsJsonAsync("/v1/chat/stream", new { query = "After the restart", session_id = sessionId, stream = false });
+        plain.StatusCode.Should().Be(HttpStatusCode.OK, await plain.Content.ReadAsStringAsync());
+        var streamed = await client.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "And streamed", session_id = sessionId }), HttpCompletionOption.ResponseHeadersRead);
+        var events = await new SseReader(await streamed.Content.ReadAsStreamAsync()).ReadAllAsync();
+        events[^1].Json.GetProperty("completed").GetBoolean().Should().BeTrue(string.Join(" ", events.Select(e => e.Data)));
+        await using var conn = new NpgsqlConnection(_database);
+        await conn.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM chat_messages WHERE session_id = @id::uuid AND status = 'complete'", conn);
+        count.Parameters.AddWithValue("id", sessionId);
+        ((long)(await count.ExecuteScalarAsync())!).Should().Be(6, "three turns and their replies, all stored");
+    }
 }

@@ -58,6 +58,19 @@ public class StreamChatFailureTests(ChatApiFactory api) : IClassFixture<ChatApiF
         stored.Should().StartWith("error|abc|").And.Contain("broke off");
     }
 
+    [Fact]
+    public async Task UpstreamCutInsideAChunk_SendsErrorThenDoneNotCompleted_AndKeepsTheWholeChunksBefore()
+    {
+        api.Upstream.Script = new FakeScript { Chunks = ["one ", "two ", "three ", "four"], FailAfterChunks = 2, CutMidChunk = true };
+
+        var events = await StreamAsync(new { query = "Break inside a chunk" });
+
+        events.Select(e => e.Event).Should().Equal(["session", "sources", "text", "text", "error", "done"]);
+        events[^2].Json.Str("code").Should().StartWith("provider_");
+        events[^1].Json.GetProperty("completed").GetBoolean().Should().BeFalse();
+        (await StoredReplyAsync(events[0].Json.Str("session_id"))).Should().StartWith("error|one two |");
+    }
+
     [Theory]
     [InlineData(429, "provider_rate_limited")]
     [InlineData(500, "provider_unavailable")]
