@@ -10,6 +10,7 @@
 #   ConnectionStrings__Postgres  an admin-capable connection string; unset: ../../run.sh --setup-only provides one
 #   BENCH_PUBLISHED=DIR          the service already published in DIR (bench/run.sh passes its own); else published here
 #   LOAD_BENCH_DLL=FILE          LoadBench already built (bench/run.sh builds it with the other benches); else built here
+#   BENCH_GIT                    what the build under test is, for the report (bench/run.sh passes its own); else HEAD's commit
 #   LOAD_CLIENTS, LOAD_TURNS, LOAD_ABORT_PERCENT, LOAD_SEED   the scenario (defaults 200, 20, 10, 10)
 #   LOAD_TIMEOUT                 hard limit of the whole script in seconds (default 170)
 # The service's database `chatslices_load` is dropped and created anew; everything started is stopped at the end.
@@ -33,9 +34,14 @@ bounded() {  # bounded SECONDS CMD...: at most SECONDS, and never past LOAD_TIME
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/chatslices-load.XXXXXX")"
 # shellcheck disable=SC2317  # run by the EXIT trap
+LOAD_PID=""
 cleanup() {
   local rc=$? pid name
   trap - EXIT INT TERM
+  if [[ -n "$LOAD_PID" ]] && kill -0 "$LOAD_PID" 2>/dev/null; then  # LoadBench stops its service itself when asked
+    kill -TERM "$LOAD_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.2; done
+  fi
   # The service LoadBench started, if LoadBench itself was killed before it could stop it.
   while read -r pid name; do
     if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q ChatSlices.dll; then
@@ -74,8 +80,12 @@ if [[ -z "${LOAD_BENCH_DLL:-}" ]]; then
 fi
 [[ -f "$LOAD_DLL" ]] || die "no ${LOAD_DLL}"
 
-GIT_INFO="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+GIT_INFO="${BENCH_GIT:-commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 log "running: ${LOAD_CLIENTS:-200} clients × ${LOAD_TURNS:-20} turns"
-bounded 600 dotnet "$LOAD_DLL" --app "$APP" --workdir "$TMP" --pidfile "${TMP}/pids" --git "$GIT_INFO" \
-  --clients "${LOAD_CLIENTS:-200}" --turns "${LOAD_TURNS:-20}" --abort-percent "${LOAD_ABORT_PERCENT:-10}" --seed "${LOAD_SEED:-10}" "$@"
+left=$(( LOAD_TIMEOUT - ($(date +%s) - START_EPOCH) ))
+(( left > 5 )) || die "out of time (LOAD_TIMEOUT=${LOAD_TIMEOUT} s)"
+timeout --kill-after=10 "$left" dotnet "$LOAD_DLL" --app "$APP" --workdir "$TMP" --pidfile "${TMP}/pids" --git "$GIT_INFO" \
+  --clients "${LOAD_CLIENTS:-200}" --turns "${LOAD_TURNS:-20}" --abort-percent "${LOAD_ABORT_PERCENT:-10}" --seed "${LOAD_SEED:-10}" "$@" &
+LOAD_PID=$!  # timeout's pid, in the background: a TERM from bench/run.sh runs the trap at once, which passes it on
+wait "$LOAD_PID"
 log "done in $(( $(date +%s) - START_EPOCH )) s"

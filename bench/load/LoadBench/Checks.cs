@@ -61,7 +61,7 @@ public sealed class Invariant(string name)
 /// <summary>The invariants of issue 10, checked against the stored rows, the usage API and what the clients saw.</summary>
 public static class Checks
 {
-    public static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(300);
 
     /// <param name="upstream">The fake's requests by the user turn they answer (the prompt's last message).</param>
     public static List<Invariant> Run(IReadOnlyList<Turn> turns, Snapshot db, IReadOnlyDictionary<string, (long Prompt, long Completion)> apiUsage,

@@ -9,7 +9,7 @@ namespace ChatSlices.LoadBench;
 /// One user's conversation: a session, then the turns one after the other, each sent the way its seeded draw says
 /// (SSE stream, OpenAI format streamed or not, non-streaming message), some streamed ones abandoned mid-reply.
 /// </summary>
-public sealed class Conversation(HttpClient http, Uri service, string userId, string token, Random rng, LoadOptions o)
+public sealed class Conversation(HttpClient http, Uri service, string userId, string token, Random rng, int turns, LoadOptions o)
 {
     private static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     private Guid _sessionId;
@@ -19,7 +19,7 @@ public sealed class Conversation(HttpClient http, Uri service, string userId, st
     public async Task RunAsync(CancellationToken stop)
     {
         // Every draw first, so that the plan depends on the seed only, not on what the service answers.
-        for (var i = 0; i < o.Turns; i++)
+        for (var i = 0; i < turns; i++)
         {
             var pick = rng.Next(100);
             var kind = pick < 40 ? TurnKind.Stream : pick < 60 ? TurnKind.CompletionsStream : pick < 75 ? TurnKind.Completions : TurnKind.Messages;
@@ -118,7 +118,7 @@ public sealed class Conversation(HttpClient http, Uri service, string userId, st
                     // Going away mid-reply: the connection is cut (no drain, see the handler), the service must notice.
                     turn.Aborted = true;
                     turn.AbortedAt = Stopwatch.GetTimestamp();
-                    await cts.CancelAsync();
+                    cts.Cancel(); // synchronously: an await here could wait for a busy thread pool before the socket closes
                     return;
                 }
                 name = data = null;

@@ -17,10 +17,10 @@ public sealed class LoadOptions
     public int Turns { get; private set; } = 20;
     public int AbortPercent { get; private set; } = 10;
     public int RetryPercent { get; private set; } = 20;
-    public int Chunks { get; private set; } = 32;
-    public int DelayMs { get; private set; } = 15;
+    public int Chunks { get; private set; } = 24;
+    public int DelayMs { get; private set; } = 25;
     public int Seed { get; private set; } = 10;
-    public TimeSpan TurnTimeout { get; private set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan TurnTimeout { get; private set; } = TimeSpan.FromSeconds(60);
 
     public static LoadOptions Parse(string[] args)
     {

@@ -82,7 +82,7 @@ public sealed class LoadRun(LoadOptions o, CancellationToken stop)
         await WaitReadyAsync(http, url, service);
 
         // Warm-up (JIT, pools), checked like the rest but not timed.
-        var warmup = await ConverseAsync(http, url, Math.Min(8, o.Clients), "warmup", o.Seed + 1);
+        var warmup = await ConverseAsync(http, url, Math.Min(8, o.Clients), 3, "warmup", o.Seed + 1);
         Log($"warm-up: {warmup.Sum(c => c.Turns.Count)} turns");
 
         var rssBefore = Memory.ReadKb(service.Pid, "VmRSS");
@@ -90,7 +90,7 @@ public sealed class LoadRun(LoadOptions o, CancellationToken stop)
         var peak = Memory.SampleMaxAsync(service.Pid, TimeSpan.FromMilliseconds(100), sampling.Token);
         var cpuBefore = Memory.CpuMs(service.Pid);
         var loadStart = Stopwatch.GetTimestamp();
-        var conversations = await ConverseAsync(http, url, o.Clients, "user", o.Seed);
+        var conversations = await ConverseAsync(http, url, o.Clients, o.Turns, "user", o.Seed);
         var wall = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
         var cpu = Memory.CpuMs(service.Pid) - cpuBefore;
         await sampling.CancelAsync();
@@ -126,10 +126,10 @@ public sealed class LoadRun(LoadOptions o, CancellationToken stop)
         [.. turns.Where(t => t.Aborted).SelectMany(t => upstream[t.Content].Where(r => r.Aborted.Task.IsCompleted)
             .Select(r => Stopwatch.GetElapsedTime(t.AbortedAt, r.Aborted.Task.Result).TotalMilliseconds))];
 
-    private async Task<List<Conversation>> ConverseAsync(HttpClient http, Uri url, int clients, string prefix, int seed)
+    private async Task<List<Conversation>> ConverseAsync(HttpClient http, Uri url, int clients, int turns, string prefix, int seed)
     {
         var conversations = Enumerable.Range(0, clients)
-            .Select(i => new Conversation(http, url, $"{prefix}{i:000}", Token($"{prefix}{i:000}"), new Random(seed * 100_003 + i), o)).ToList();
+            .Select(i => new Conversation(http, url, $"{prefix}{i:000}", Token($"{prefix}{i:000}"), new Random(seed * 100_003 + i), turns, o)).ToList();
         await Task.WhenAll(conversations.Select(c => Task.Run(() => c.RunAsync(stop), stop)));
         return conversations;
     }
