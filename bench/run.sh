@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh — every ChatSlices benchmark, one command: writes BENCHMARKS.md (above its hand-written notes) and
 # bench/results.json. Loopback only; bounded by BENCH_TOTAL_TIMEOUT (default 900 s = 15 minutes, builds included).
+# Every step has its own limit, and none may run past that deadline: set-up ≤ 120 s, nginx install ≤ 90 s, publish ≤ 240 s,
+# bench builds ≤ 150 s each; then the parts: streaming ≤ 360 s, data ≤ 290 s, load ≤ 150 s (≈ 100 s left for set-up and
+# builds when every part uses all of its time; a part that would start with 30 s or less is reported as not run).
 #
 # Usage:
 #   bench/run.sh              everything (≈ 13 minutes on 2 cores)
@@ -19,7 +22,7 @@
 #      its own database on it, dropped and created anew.
 #   2. Debian nginx for the one-hop baseline, only when missing and only if it installs within
 #      NGINX_INSTALL_TIMEOUT seconds (BENCH_NGINX=0 skips it). The bench runs its own nginx on a loopback port.
-#   3. One dotnet publish of the service (Release) and a Release build of bench/ChatSlices.Bench, into a temporary
+#   3. One dotnet publish of the service (Release) and Release builds of bench/ChatSlices.Bench and bench/load/LoadBench, into a temporary
 #      directory (--artifacts-path), so the checkout's bin/ and obj/ are not touched; every part runs that publish.
 # Everything started is stopped when the command ends, also on timeout or Ctrl-C. Each part's figures and logs are
 # kept in bench/out/<stamp>/ (not committed); the temporary directory is removed unless BENCH_KEEP=1.
@@ -35,17 +38,18 @@ case " $* " in *" --quick "*) QUICK=1 ;; esac
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${BENCH_DIR}/out/${STAMP}"
 mkdir -p "$OUT"
-NGINX_INSTALL_TIMEOUT="${NGINX_INSTALL_TIMEOUT:-180}"
+NGINX_INSTALL_TIMEOUT="${NGINX_INSTALL_TIMEOUT:-90}"
 
 log() { printf '[bench/run.sh] %s\n' "$*" >&2; }
 die() { printf '[bench/run.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 remaining() { echo $(( BENCH_TOTAL_TIMEOUT - ($(date +%s) - START_EPOCH) )); }
 limit() { local left; left="$(remaining)"; (( $1 < left )) && echo "$1" || echo "$left"; }  # limit SECONDS: capped by the deadline
+bounded() { local seconds; seconds="$(limit "$1")"; shift; (( seconds > 0 )) || return 124; timeout --kill-after=10 "$seconds" "$@"; }  # bounded SECONDS CMD...
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 # --- 1. PostgreSQL (and the rest of the service's set-up).
-setup_exports="$(bash "${ROOT}/run.sh" --setup-only)" || die "run.sh --setup-only failed"
+setup_exports="$(bounded 120 bash "${ROOT}/run.sh" --setup-only)" || die "run.sh --setup-only failed or took over 120 s"
 eval "$setup_exports"
 [[ -n "${ConnectionStrings__Postgres:-}" ]] || die "run.sh gave no ConnectionStrings__Postgres"
 
@@ -63,13 +67,16 @@ if [[ -z "$NGINX_BIN" && "${BENCH_NGINX:-1}" != 0 ]]; then
     log "nginx is missing and this user cannot install it: the nginx baseline is skipped"
   else
     log "installing Debian nginx for the one-hop baseline (at most ${NGINX_INSTALL_TIMEOUT} s)"
+    # One budget for the whole attempt (install, or update then install), so that a slow mirror cannot eat the parts' time.
+    nginx_deadline=$(( $(date +%s) + NGINX_INSTALL_TIMEOUT ))
+    nginx_left() { local left=$(( nginx_deadline - $(date +%s) )); (( left > 0 )) && echo "$left" || echo 1; }
     install_nginx() {
-      timeout "$NGINX_INSTALL_TIMEOUT" $SUDO env DEBIAN_FRONTEND=noninteractive \
+      bounded "$(nginx_left)" $SUDO env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends nginx >&2
     }
     if ! install_nginx; then
       log "apt-get install nginx failed: apt-get update, then one more try"
-      timeout "$NGINX_INSTALL_TIMEOUT" $SUDO apt-get update -qq >&2 || true
+      bounded "$(nginx_left)" $SUDO apt-get update -qq >&2 || true
       install_nginx || log "nginx did not install: the nginx baseline is skipped"
     fi
     find_nginx
@@ -128,14 +135,21 @@ case "${BENCH_SOURCE:-worktree}" in
   *) die "BENCH_SOURCE must be worktree or head" ;;
 esac
 log "publishing the service (Release, ${BENCH_SOURCE:-worktree}) into ${WORK}/publish"
-dotnet publish "$SERVICE_PROJECT" -c Release -o "${WORK}/publish" \
+bounded 240 dotnet publish "$SERVICE_PROJECT" -c Release -o "${WORK}/publish" \
   --artifacts-path "${WORK}/artifacts" --nologo -v q >&2 ||
-  die "dotnet publish failed (work in progress in the checkout? BENCH_SOURCE=head measures the last commit)"
-log "building bench/ChatSlices.Bench (Release)"
-dotnet build "${BENCH_DIR}/ChatSlices.Bench/ChatSlices.Bench.csproj" -c Release \
-  --artifacts-path "${WORK}/artifacts" --nologo -v q >&2 || die "building the bench failed"
+  die "dotnet publish failed or took over 240 s (work in progress in the checkout? BENCH_SOURCE=head measures the last commit)"
+log "building bench/ChatSlices.Bench and bench/load/LoadBench (Release)"
+bounded 150 dotnet build "${BENCH_DIR}/ChatSlices.Bench/ChatSlices.Bench.csproj" -c Release \
+  --artifacts-path "${WORK}/artifacts" --nologo -v q >&2 || die "building the bench failed or took over 150 s"
 BENCH_DLL="${WORK}/artifacts/bin/ChatSlices.Bench/release/ChatSlices.Bench.dll"
 [[ -f "$BENCH_DLL" ]] || die "no ${BENCH_DLL} after the build"
+LOAD_DLL=""
+if [[ "$PARTS" == *" load "* ]] && (( ! QUICK )); then
+  bounded 150 dotnet build "${BENCH_DIR}/load/LoadBench/LoadBench.csproj" -c Release \
+    --artifacts-path "${WORK}/artifacts" --nologo -v q >&2 || die "building LoadBench failed or took over 150 s"
+  LOAD_DLL="${WORK}/artifacts/bin/LoadBench/release/LoadBench.dll"
+  [[ -f "$LOAD_DLL" ]] || die "no ${LOAD_DLL} after the build"
+fi
 
 # What was measured: the commit, and whether the working tree had changes on top of it.
 GIT_INFO="unknown"
@@ -168,10 +182,13 @@ run_part() {  # run_part NAME SECONDS CMD...: its output in ${OUT}/NAME.log
 args=(--app "${WORK}/publish/ChatSlices.dll" --workdir "$WORK" --pidfile "$PIDFILE" --git "$GIT_INFO" --command "bench/run.sh${*:+ $*}"
       --out "${OUT}/streaming.md" --json "${OUT}/streaming.json")
 [[ -n "$NGINX_BIN" ]] && args+=(--nginx "$NGINX_BIN")
-run_part streaming 450 dotnet "$BENCH_DLL" "${args[@]}" "$@"
+# The streaming bench's own measurement budget and quiet wait keep it inside its 360 s (start-up and report included).
+(( QUICK )) || args+=(--budget-seconds 280 --quiet-wait-seconds 30)
+run_part streaming 360 dotnet "$BENCH_DLL" "${args[@]}" "$@"
 if (( ! QUICK )); then
-  run_part data 330 env BENCH_PUBLISHED="${WORK}/publish" DATABENCH_OUT="${OUT}/data" bash "${BENCH_DIR}/data/run.sh"
-  run_part load 180 env BENCH_PUBLISHED="${WORK}/publish" bash "${BENCH_DIR}/load/run.sh" --out "${OUT}/load.md" --json "${OUT}/load.json"
+  run_part data 290 env BENCH_PUBLISHED="${WORK}/publish" DATABENCH_OUT="${OUT}/data" DATABENCH_TIMEOUT=285 bash "${BENCH_DIR}/data/run.sh"
+  run_part load 150 env BENCH_PUBLISHED="${WORK}/publish" LOAD_BENCH_DLL="$LOAD_DLL" LOAD_TIMEOUT=145 BENCH_GIT="$GIT_INFO" \
+    bash "${BENCH_DIR}/load/run.sh" --out "${OUT}/load.md" --json "${OUT}/load.json"
 fi
 
 # --- 5. The report: BENCHMARKS.md (the parts' Markdown above the hand-written notes) and bench/results.json.
