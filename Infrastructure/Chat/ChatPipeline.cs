@@ -113,11 +113,12 @@ public sealed class ChatPipeline(
         {
             await using var conn = await db.OpenConnectionAsync(ct);
             if (await PromptUsage.UseAsync(conn, promptId, userId, ct) is not { } content) return Failure.NotFound("Prompt");
-            var rendered = PromptTemplate.Render(content, body.PromptVariableTexts);
+            var values = body.PromptVariableTexts;
+            if (PromptTemplate.RenderedLength(content, values) > ChatRequest.MaxQueryChars)
+                throw RequestValidationException.For("prompt_variables", $"The filled-in prompt would be longer than {ChatRequest.MaxQueryChars} characters.");
+            var rendered = PromptTemplate.Render(content, values);
             if (rendered.MissingVariables.Count > 0)
                 throw RequestValidationException.For("prompt_variables", "Missing: " + string.Join(", ", rendered.MissingVariables) + ".");
-            if (rendered.Text.Length > ChatRequest.MaxQueryChars)
-                throw RequestValidationException.For("prompt_variables", $"The filled-in prompt is longer than {ChatRequest.MaxQueryChars} characters.");
             userTurnText = rendered.Text;
         }
 

@@ -39,4 +39,20 @@ public class ChatWithPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFact
         await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = own.Str("id"), prompt_variables = new { word = "hi" } })).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = Translate, query = "both" })).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
     }
+
+    [Fact]
+    public async Task AFilledPromptTooLong_Is422BeforeItIsBuilt_AndAnOversizedVariableIsNamed()
+    {
+        var client = api.UserClient("filler");
+        var many = await (await client.PostAsJsonAsync("/v1/prompts", new { title = "Many", content = string.Concat(Enumerable.Repeat("{x}", 6_666)) }))
+            .ShouldBeJsonAsync(HttpStatusCode.Created);
+
+        var tooLong = await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = many.Str("id"), prompt_variables = new { x = new string('a', 10_000) } }))
+            .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+        var oversized = await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = many.Str("id"), prompt_variables = new { x = new string('a', 10_001) } }))
+            .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+
+        tooLong.GetProperty("errors").GetProperty("prompt_variables")[0].GetString().Should().Be("The filled-in prompt would be longer than 10000 characters.");
+        oversized.GetProperty("errors").GetProperty("prompt_variables.x")[0].GetString().Should().Be("Must be at most 10000 characters.");
+    }
 }
