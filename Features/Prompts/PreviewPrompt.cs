@@ -66,7 +66,7 @@ public static class PreviewPrompt
             if (body.PromptId is { } promptId)
             {
                 await using var conn = await db.OpenConnectionAsync(ct);
-                content = await PromptUsage.UseAsync(conn, promptId, command.UserId, ct);
+                content = await PromptUsage.ReadAsync(conn, promptId, command.UserId, ct);
                 if (content is null) return Failure.NotFound("Prompt");
             }
 
@@ -74,6 +74,11 @@ public static class PreviewPrompt
             if (PromptTemplate.RenderedLength(content!, values) > PromptTemplate.MaxRenderedLength)
                 throw RequestValidationException.For("variables", $"The filled prompt would be longer than {PromptTemplate.MaxRenderedLength} characters.");
             var rendered = PromptTemplate.Render(content!, values);
+            if (body.PromptId is { } used)
+            {
+                await using var conn = await db.OpenConnectionAsync(ct);
+                await PromptUsage.CountAsync(conn, used, ct);
+            }
             if (rendered.MissingVariables.Count > 0)
                 return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
 

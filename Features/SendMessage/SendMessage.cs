@@ -96,15 +96,23 @@ public sealed class SendMessage : IEndpointModule
                     return new Failure(StatusCodes.Status409Conflict, "A request with this Idempotency-Key is still being answered.", "idempotency_key_in_flight");
             }
 
-            var outcome = await RunAsync(command, ct);
-            await using (var conn = await db.OpenConnectionAsync(CancellationToken.None))
+            if (key is null) return await RunAsync(command, ct);
+            Response? done = null;
+            try
             {
-                if (key is not null && outcome.Value is { } done)
+                var outcome = await RunAsync(command, ct);
+                done = outcome.Value;
+                return outcome;
+            }
+            finally
+            {
+                // However the run ended (the client gone, an exception): not tied to the request, or the retry meets 409.
+                await using var conn = await db.OpenConnectionAsync(CancellationToken.None);
+                if (done is not null)
                     await conn.ExecuteAsync(CompleteKeySql, new { key.UserId, key.Key, Response = JsonSerializer.Serialize(done, json.Value.SerializerOptions) });
-                else if (key is not null)
+                else
                     await conn.ExecuteAsync(ReleaseKeySql, new { key.UserId, key.Key });
             }
-            return outcome;
         }
 
         private async Task<Outcome<Response>> RunAsync(Command command, CancellationToken ct)

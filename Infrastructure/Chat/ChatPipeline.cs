@@ -36,7 +36,7 @@ public sealed class ChatPipeline(
 
     private sealed record Prepared(
         Guid SessionId, bool NewSession, string Title, string? UserId, string? ApplicationId, Guid? AssistantId,
-        Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, string? SystemPrompt, List<Turn> History,
+        Guid UserMessageId, Guid MessageId, ModelSpec Model, string UserTurn, Guid? PromptId, string? SystemPrompt, List<Turn> History,
         RetrievalRequest? Retrieval, SemanticCache.Key? CacheKey, int PromptBudget, ChatOptions Options, TokenQuota.Reservation? Reservation)
     {
         /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
@@ -56,17 +56,20 @@ public sealed class ChatPipeline(
         ) recent ORDER BY created_at;
         """;
 
-    private const string InsertSessionAndTurnSql = """
+    // The stored prompt a turn was built from counts a use here, with the turn: only a turn that passed every check.
+    private const string InsertSessionAndTurnSql = $"""
         INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
         VALUES (@SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title);
         INSERT INTO chat_messages (id, session_id, role, content, model)
         VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
+        {PromptUsage.CountSql};
         """;
 
-    private const string InsertTurnSql = """
+    private const string InsertTurnSql = $"""
         INSERT INTO chat_messages (id, session_id, role, content, model)
         VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
         UPDATE chat_sessions SET updated_at = now(), title = coalesce(title, @Title) WHERE id = @SessionId;
+        {PromptUsage.CountSql};
         """;
 
     private const string InsertReplySql = """
@@ -112,12 +115,13 @@ public sealed class ChatPipeline(
         if (body.PromptId is { } promptId)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            if (await PromptUsage.UseAsync(conn, promptId, userId, ct) is not { } content) return Failure.NotFound("Prompt");
-            var rendered = PromptTemplate.Render(content, body.PromptVariableTexts);
+            if (await PromptUsage.ReadAsync(conn, promptId, userId, ct) is not { } content) return Failure.NotFound("Prompt");
+            var values = body.PromptVariableTexts;
+            if (PromptTemplate.RenderedLength(content, values) > ChatRequest.MaxQueryChars)
+                throw RequestValidationException.For("prompt_variables", $"The filled-in prompt would be longer than {ChatRequest.MaxQueryChars} characters.");
+            var rendered = PromptTemplate.Render(content, values);
             if (rendered.MissingVariables.Count > 0)
                 throw RequestValidationException.For("prompt_variables", "Missing: " + string.Join(", ", rendered.MissingVariables) + ".");
-            if (rendered.Text.Length > ChatRequest.MaxQueryChars)
-                throw RequestValidationException.For("prompt_variables", $"The filled-in prompt is longer than {ChatRequest.MaxQueryChars} characters.");
             userTurnText = rendered.Text;
         }
 
@@ -160,6 +164,7 @@ public sealed class ChatPipeline(
             MessageId: Guid.CreateVersion7(),
             Model: model,
             UserTurn: userTurnText,
+            PromptId: body.PromptId,
             SystemPrompt: systemPrompt,
             History: history,
             Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, assistant?.Id, mode, body.RagConfig,
@@ -392,7 +397,7 @@ public sealed class ChatPipeline(
 
     private Task StoreUserTurnAsync(Prepared p) => ExecuteDetachedAsync(p.NewSession ? InsertSessionAndTurnSql : InsertTurnSql, new
     {
-        p.SessionId, p.UserId, p.ApplicationId, p.AssistantId, Model = p.Model.Id, p.Title, p.UserMessageId, Content = p.UserTurn,
+        p.SessionId, p.UserId, p.ApplicationId, p.AssistantId, Model = p.Model.Id, p.Title, p.UserMessageId, Content = p.UserTurn, p.PromptId,
     });
 
     private async Task<ChatFailed?> UserTurnFailedAsync(Task userTurn)

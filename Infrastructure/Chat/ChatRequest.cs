@@ -101,6 +101,8 @@ public sealed record ChatRequest(
         if (RagConfig is not null) ValidateRag(RagConfig, errors);
         errors.Require(PromptVariables is null || PromptVariables.Values.All(StorableJson.IsStorable), "prompt_variables",
             "Text may not contain a NUL character or a lone surrogate.");
+        foreach (var (name, text) in PromptVariableTexts)
+            errors.Require(text.Length <= MaxQueryChars, $"prompt_variables.{name}", $"Must be at most {MaxQueryChars} characters.");
         if (AttachmentConfig?.Attachments is { } attachments)
         {
             errors.Require(attachments.Count <= 20, "attachment_config.attachments", "At most 20 attachments.");

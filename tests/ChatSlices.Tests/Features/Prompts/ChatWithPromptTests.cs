@@ -39,4 +39,35 @@ public class ChatWithPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFact
         await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = own.Str("id"), prompt_variables = new { word = "hi" } })).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = Translate, query = "both" })).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
     }
+
+    [Fact]
+    public async Task AFilledPromptTooLong_Is422BeforeItIsBuilt_AndAnOversizedVariableIsNamed()
+    {
+        var client = api.UserClient("filler");
+        var many = await (await client.PostAsJsonAsync("/v1/prompts", new { title = "Many", content = string.Concat(Enumerable.Repeat("{x}", 6_666)) }))
+            .ShouldBeJsonAsync(HttpStatusCode.Created);
+
+        var tooLong = await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = many.Str("id"), prompt_variables = new { x = new string('a', 10_000) } }))
+            .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+        var oversized = await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = many.Str("id"), prompt_variables = new { x = new string('a', 10_001) } }))
+            .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+
+        tooLong.GetProperty("errors").GetProperty("prompt_variables")[0].GetString().Should().Be("The filled-in prompt would be longer than 10000 characters.");
+        oversized.GetProperty("errors").GetProperty("prompt_variables.x")[0].GetString().Should().Be("Must be at most 10000 characters.");
+    }
+
+    [Fact]
+    public async Task RejectedTurns_DoNotCountAsAUse()
+    {
+        var client = api.UserClient("refused");
+        var id = (await (await client.PostAsJsonAsync("/v1/prompts", new { title = "Counted", content = "Say {word}" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+        var word = new { word = "hi" };
+
+        await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = id, prompt_variables = new { other = "x" } })).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+        await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = id, prompt_variables = word, model = "no-such-model" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        await (await client.PostAsJsonAsync("/v1/chat/stream", new { prompt_id = id, prompt_variables = word, document_ids = new[] { Guid.NewGuid() } }))
+            .ShouldBeProblemAsync(HttpStatusCode.NotFound);
+
+        (await api.ScalarAsync<int>("SELECT usage_count FROM prompts WHERE id = @id::uuid", new { id })).Should().Be(0);
+    }
 }

@@ -90,6 +90,18 @@ public class PreviewPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     }
 
     [Fact]
+    public async Task ARefusedPreview_DoesNotCountAsAUse()
+    {
+        var client = api.UserClient("overfiller");
+        var id = await CreateAsync(client, string.Concat(Enumerable.Repeat("{x}", 100)));
+
+        await (await client.PostAsJsonAsync("/v1/prompts/preview", new { prompt_id = id, variables = new { x = new string('a', 2_000) } }))
+            .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+
+        (await UsageCountAsync(id)).Should().Be(0);
+    }
+
+    [Fact]
     public async Task Preview_OfUnsavedContent_WorksWithTheOfflineModel_AndEstimatesItsUsage()
     {
         var client = api.UserClient("drafter");

@@ -116,4 +116,27 @@ public class SendMessageTests(ChatApiFactory api) : IClassFixture<ChatApiFactory
 
         retry.StatusCode.Should().Be(HttpStatusCode.Created);
     }
+
+    [Fact]
+    public async Task ATurnTheClientLeft_ReleasesTheKey_SoARetryRuns()
+    {
+        var (client, sessionId) = await SessionAsync("leaver");
+        api.Upstream.Script = new FakeScript { Delay = TimeSpan.FromSeconds(2) };
+        var calls = api.Upstream.Requests.Count;
+        using (var leaving = api.SocketClient(Tokens.For("leaver")))
+        using (var leave = new CancellationTokenSource())
+        {
+            var first = leaving.SendAsync(Turn(sessionId, new { content = "Leave early" }, "key-5"), leave.Token);
+            for (var i = 0; i < 100 && api.Upstream.Requests.Count == calls; i++) await Task.Delay(50);
+            leave.Cancel();
+            await first.Invoking(t => t).Should().ThrowAsync<OperationCanceledException>();
+        }
+        await api.Upstream.Requests.Skip(calls).Single().Aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 50 && await api.ScalarAsync<long>("SELECT count(*) FROM idempotency_keys WHERE key = 'key-5'") > 0; i++) await Task.Delay(100);
+
+        api.Upstream.Script = new FakeScript();
+        var retry = await client.SendAsync(Turn(sessionId, new { content = "Leave early" }, "key-5"));
+
+        retry.StatusCode.Should().Be(HttpStatusCode.Created, "the first attempt's key was released when its client left");
+    }
 }
