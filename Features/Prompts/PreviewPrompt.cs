@@ -6,6 +6,7 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.RateLimiting;
 using MediatR;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -17,7 +18,7 @@ namespace ChatSlices.Features.Prompts;
 /// POST /v1/prompts/preview: fills a stored prompt (<c>prompt_id</c>, own or template) or unsaved <c>content</c> with
 /// <c>variables</c>. With any variable missing it answers with the partly filled text and the missing names, without
 /// calling a model; otherwise it sends the filled text to the model once as a user turn. Each preview of a stored prompt
-/// counts as a use of it (<c>usage_count</c>).
+/// counts as a use of it (<c>usage_count</c>); the model call counts against the caller's daily token quota like a chat turn.
 /// </summary>
 public static class PreviewPrompt
 {
@@ -25,7 +26,7 @@ public static class PreviewPrompt
 
     public sealed record Request(Guid? PromptId = null, string? Content = null, Dictionary<string, JsonElement>? Variables = null, string? Model = null);
 
-    public sealed record Command(Request Body, string UserId) : IRequest<Outcome<Response>>, IValidated
+    public sealed record Command(Request Body, string UserId, Caller Caller) : IRequest<Outcome<Response>>, IValidated
     {
         public void Validate(ValidationErrors errors)
         {
@@ -52,7 +53,7 @@ public static class PreviewPrompt
     public sealed record Response(string Rendered, string? Preview, long TokensUsed, string? ModelUsed, IReadOnlyList<string> MissingVariables);
 
     public sealed class Handler(
-        NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, IOptions<AiSettings> ai, ILogger<Handler> logger)
+        NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, TokenQuota quota, IOptions<AiSettings> ai, ILogger<Handler> logger)
         : IRequestHandler<Command, Outcome<Response>>
     {
         public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
@@ -82,32 +83,54 @@ public static class PreviewPrompt
             if (rendered.MissingVariables.Count > 0)
                 return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
 
-            var client = providers.ChatClient(model);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(ai.Value.ReplyTimeoutSeconds));
-            ChatResponse reply;
+            var reservation = await quota.ReserveAsync(command.Caller, TokenEstimator.CountMessage(rendered.Text) + MaxOutputTokens, ct);
+            if (reservation.Failure is { } overQuota) return overQuota;
+            long tokens = 0;
             try
             {
-                reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, rendered.Text)],
-                    new ChatOptions { ModelId = model.ProviderModel ?? model.Id, MaxOutputTokens = MaxOutputTokens }, timeout.Token);
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                var error = e is OperationCanceledException ? ProviderError.ReplyTimeout(ai.Value.ReplyTimeoutSeconds) : ProviderError.From(e);
-                logger.LogWarning(e, "Prompt preview on {Model} failed: {Code}", model.Id, error.Code);
-                return new Failure(error.HttpStatus, error.Message, error.Code);
-            }
+                var client = providers.ChatClient(model);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(ai.Value.ReplyTimeoutSeconds));
+                ChatResponse reply;
+                try
+                {
+                    reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, rendered.Text)],
+                        new ChatOptions { ModelId = model.ProviderModel ?? model.Id, MaxOutputTokens = MaxOutputTokens }, timeout.Token);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    var error = e is OperationCanceledException ? ProviderError.ReplyTimeout(ai.Value.ReplyTimeoutSeconds) : ProviderError.From(e);
+                    logger.LogWarning(e, "Prompt preview on {Model} failed: {Code}", model.Id, error.Code);
+                    return new Failure(error.HttpStatus, error.Message, error.Code);
+                }
 
-            var text = reply.Text;
-            var tokens = (reply.Usage?.InputTokenCount ?? TokenEstimator.CountMessage(rendered.Text))
+                var text = reply.Text;
+                tokens = (reply.Usage?.InputTokenCount ?? TokenEstimator.CountMessage(rendered.Text))
                          + (reply.Usage?.OutputTokenCount ?? TokenEstimator.Count(text));
-            return new Response(rendered.Text, text, tokens, model.Id, []);
+                return new Response(rendered.Text, text, tokens, model.Id, []);
+            }
+            finally
+            {
+                if (reservation.Value is { } reserved) await SettleAsync(reserved, tokens);
+            }
+        }
+
+        private async Task SettleAsync(TokenQuota.Reservation reservation, long tokens)
+        {
+            try
+            {
+                await quota.SettleAsync(reservation, tokens);
+            }
+            catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+            {
+                logger.LogError(e, "Settling the token quota failed; the reservation stays counted for today");
+            }
         }
     }
 
-    public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Request body, ClaimsPrincipal user, IMediator mediator, HttpContext http, CancellationToken ct)
     {
-        var outcome = await mediator.Send(new Command(body, user.RequiredUserId()), ct);
+        var outcome = await mediator.Send(new Command(body, user.RequiredUserId(), Caller.Of(http)), ct);
         return outcome.Failure is { } failure ? failure.ToResult() : TypedResults.Ok(outcome.Value!);
     }
 }

@@ -22,7 +22,10 @@ public static class RateLimitSetup
 
     public static IServiceCollection AddChatSlicesRateLimiting(this IServiceCollection services)
     {
-        services.AddOptions<RateLimitSettings>().BindConfiguration(RateLimitSettings.Section);
+        services.AddOptions<RateLimitSettings>().BindConfiguration(RateLimitSettings.Section)
+            .Validate(s => s.Tiers.Values.All(t => t.RequestsPerMinute is null or > 0 && t.ConcurrentStreams is null or > 0 && t.TokensPerDay is null or >= 0),
+                "RateLimits:Tiers: RequestsPerMinute and ConcurrentStreams must be positive, TokensPerDay at least 0 (leave a limit out for none).")
+            .ValidateOnStart();
         services.AddSingleton<TokenQuota>();
         services.AddSingleton(sp => new CallerLimiters(sp.GetRequiredService<IOptions<RateLimitSettings>>().Value));
         services.AddOptions<RateLimiterOptions>().Configure<CallerLimiters>((options, limiters) =>
@@ -118,11 +121,12 @@ public static class RateLimitSetup
         /// <summary>The API routes; health, OpenAPI and Scalar stay outside the limits.</summary>
         private static bool Limited(HttpContext http) => http.Request.Path.StartsWithSegments("/v1");
 
+        /// <summary>A minute's worth of requests at once, refilled one token every 1/perMinute of a minute (90 a minute: one each 667 ms).</summary>
         private static TokenBucketRateLimiterOptions Bucket(int perMinute) => new()
         {
             TokenLimit = perMinute,
-            TokensPerPeriod = Math.Max(1, perMinute / 60),
-            ReplenishmentPeriod = perMinute >= 60 ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(60.0 / perMinute),
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1) / perMinute,
             QueueLimit = 0,
             AutoReplenishment = true,
         };

@@ -211,3 +211,30 @@ public class PreviewPromptTimeoutTests(PreviewPromptTimeoutTests.SlowApi api) : 
         (await Task.WhenAny(request.Aborted.Task, Task.Delay(TimeSpan.FromSeconds(5)))).Should().Be(request.Aborted.Task);
     }
 }
+
+/// <summary>A preview calls the model, so it spends from the daily token quota like a chat turn.</summary>
+public class PreviewPromptQuotaTests(PreviewPromptQuotaTests.TightQuotaApi api) : IClassFixture<PreviewPromptQuotaTests.TightQuotaApi>
+{
+    public sealed class TightQuotaApi : ChatApiFactory
+    {
+        public TightQuotaApi() => With("RateLimits:Tiers:free:TokensPerDay", "1000");
+    }
+
+    [Fact]
+    public async Task Preview_CountsAgainstTheDailyQuota_AndIsRefusedWithoutAModelCallWhenItCouldExceedIt()
+    {
+        api.Upstream.Script = new FakeScript();
+        var client = api.UserClient("thrifty");
+
+        await (await client.PostAsJsonAsync("/v1/prompts/preview", new { content = "Say {what}", variables = new { what = "hi" } })).ShouldBeJsonAsync(HttpStatusCode.OK);
+        (await api.ScalarAsync<long>("SELECT tokens FROM usage_daily WHERE subject = 'thrifty'")).Should().Be(11 + 7, "the reservation was settled to the reply's usage");
+
+        await api.ScalarAsync<int>("UPDATE usage_daily SET tokens = 900 WHERE subject = 'thrifty' RETURNING 1");
+        var before = api.Upstream.Requests.Count;
+        var refused = await client.PostAsJsonAsync("/v1/prompts/preview", new { content = "Say {what}", variables = new { what = "more" } });
+
+        (await refused.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests)).Str("code").Should().Be("token_quota_exceeded");
+        refused.Headers.RetryAfter.Should().NotBeNull();
+        api.Upstream.Requests.Count.Should().Be(before, "a refused preview never reaches the model");
+    }
+}
