@@ -13,7 +13,7 @@ RUN npm pack @scalar/api-reference@1.72.1 \
  && tar -xzf scalar-api-reference-1.72.1.tgz package/dist/browser/standalone.js \
  && mv package/dist/browser/standalone.js /scalar/standalone.js
 
-# Runtime: ASP.NET only, poppler for PDF text, no shell tools beyond that, non-root.
+# Runtime: ASP.NET, poppler for PDF text, curl for the HEALTHCHECK below and nothing else; non-root.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends poppler-utils curl \

@@ -81,6 +81,11 @@ while (($#)); do
   shift
 done
 
+# Every mode ends in dotnet (run, or test.sh's dotnet test): say so before the long setup.
+command -v dotnet >/dev/null 2>&1 || die "dotnet is not installed: install the .NET 10 SDK \
+(https://learn.microsoft.com/dotnet/core/install/linux-debian, e.g. apt-get install dotnet-sdk-10.0 \
+from packages.microsoft.com, or https://dot.net/v1/dotnet-install.sh --channel 10.0) and put it on PATH"
+
 # ---------------------------------------------------------------------------------------------
 # Privileges: SUDO is empty as root, "sudo" otherwise.
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +243,10 @@ setup_pgvector() {
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" EXIT
   mkdir "$work/dl" "$work/src"
-  # apt downloads as the unprivileged _apt user when run as root: let it write there.
+  # apt downloads as the unprivileged _apt user when run as root: let it reach and write there
+  # (mktemp's 0700 would make apt warn that the download is unsandboxed).
   if [[ -z "$SUDO" ]] && id _apt >/dev/null 2>&1; then
+    chmod 755 "$work"
     chown _apt "$work/dl"
   fi
   (cd "$work/dl" && apt-get source -qq --download-only pgvector)

@@ -8,9 +8,9 @@
 # 1. ./run.sh --setup-only: packages, pgvector, Scalar bundle, the running cluster; its
 #    `export` lines are evaluated here (ConnectionStrings__Postgres).
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
-#    $CHROMIUM_PATH when that is set).
-# 3. Debian `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF fixtures (Support/TestPdf.cs).
-# 4. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
+#    $CHROMIUM_PATH when that is set) and `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF
+#    fixtures (Support/TestPdf.cs), installed together when missing.
+# 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
 # Exits with dotnet test's exit code.
 set -euo pipefail
 
@@ -29,28 +29,26 @@ setup_exports="$(bash "${ROOT}/run.sh" --setup-only)" || die "run.sh --setup-onl
 eval "$setup_exports"
 [[ -n "${ConnectionStrings__Postgres:-}" ]] || die "run.sh gave no ConnectionStrings__Postgres"
 
-# --- 2. Chromium (Debian's), only if missing. apt-get update only when installing.
-if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
-  if [[ "$(id -u)" -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-  log "installing Debian chromium (headless-browser test)"
+# --- 2. Debian packages the tests need, only those missing, with one apt-get update:
+#        chromium for the headless-browser test, qpdf for the encrypted PDF fixtures (Support/TestPdf.cs).
+missing=()
+[[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || missing+=(chromium fonts-liberation)
+[[ -x /usr/bin/qpdf ]] || missing+=(qpdf)
+if ((${#missing[@]})); then
+  if [[ "$(id -u)" -eq 0 ]]; then
+    SUDO=""
+  else
+    command -v sudo >/dev/null 2>&1 || die "installing ${missing[*]} needs root: run as root or install sudo"
+    SUDO="sudo"
+  fi
+  log "installing Debian ${missing[*]}"
   $SUDO apt-get update -qq >&2
-  $SUDO env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends chromium fonts-liberation >&2
-  [[ -x /usr/bin/chromium ]] || die "chromium is missing after install"
-fi
-
-# --- 3. qpdf (Debian's), only if missing: tests encrypt PDF fixtures with it. apt-get update only
-#        when installing.
-if [[ ! -x /usr/bin/qpdf ]]; then
-  if [[ "$(id -u)" -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-  log "installing Debian qpdf (encrypted PDF fixtures)"
-  $SUDO apt-get update -qq >&2
-  $SUDO env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends qpdf >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || die "chromium is missing after install"
   [[ -x /usr/bin/qpdf ]] || die "qpdf is missing after install"
 fi
 
-# --- 4. Tests.
+# --- 3. Tests.
 export DOTNET_NOLOGO="${DOTNET_NOLOGO:-1}"
 export DOTNET_CLI_TELEMETRY_OPTOUT="${DOTNET_CLI_TELEMETRY_OPTOUT:-1}"
 mkdir -p "$RESULTS_DIR"

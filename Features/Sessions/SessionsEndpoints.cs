@@ -9,7 +9,8 @@ public sealed class SessionsEndpoints : IEndpointModule
     public static void Map(IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy);
-        sessions.MapPost("", CreateSession.Endpoint).WithName("CreateSession").WithSummary("Create an empty session");
+        sessions.MapPost("", CreateSession.Endpoint).WithName("CreateSession").WithSummary("Create an empty session")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         sessions.MapGet("/{id:guid}/messages", ListMessages.Endpoint).WithName("ListSessionMessages").WithSummary("A page of a session's messages, oldest first");
         sessions.MapPut("/{id:guid}", RenameSession.Endpoint).WithName("RenameSession").WithSummary("Rename a session");
         sessions.MapPost("/{id:guid}/archive", ArchiveSession.Archive).WithName("ArchiveSession").WithSummary("Archive a session (hidden from history by default)");

@@ -14,7 +14,8 @@ public sealed class AuthSettings
     public string? SigningKey { get; set; }
 
     /// <summary>Expected issuer; with an authority and no issuer set, the authority's own issuer is expected.</summary>
-    public string? Issuer { get; set; }
+    /// <remarks>Blank counts as not set: an empty <c>Auth__Issuer=</c> would otherwise expect the issuer "" and refuse every token.</remarks>
+    public string? Issuer { get; set => field = string.IsNullOrWhiteSpace(value) ? null : value; }
 
     public string Audience { get; set; } = "chatslices-api";
 

@@ -49,7 +49,7 @@ public sealed partial class Migrator(NpgsqlDataSource db, ILogger<Migrator> logg
         }
         finally
         {
-            await conn.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+            await AdvisoryLock.ReleaseAsync(conn, AdvisoryLockKey, logger);
         }
     }
 

@@ -39,7 +39,7 @@ public sealed partial class VectorIndexes(NpgsqlDataSource db, ModelCatalog cata
         }
         finally
         {
-            await conn.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+            await AdvisoryLock.ReleaseAsync(conn, AdvisoryLockKey, logger);
         }
     }
 

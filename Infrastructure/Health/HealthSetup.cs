@@ -33,11 +33,13 @@ public sealed class DatabaseHealthCheck(NpgsqlDataSource db) : IHealthCheck
         try
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            var applied = await conn.ExecuteScalarAsync<int?>(new CommandDefinition(
-                "SELECT max(version) FROM schema_migrations", cancellationToken: ct));
-            return applied == Migrator.LatestVersion
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy($"Migrations pending: at {applied ?? 0}, expected {Migrator.LatestVersion}.");
+            // A newer instance may have applied migrations this build does not know: that keeps this one ready (rolling deploys).
+            var missing = await conn.QueryAsync<int>(new CommandDefinition(
+                "SELECT v FROM unnest(@Versions) AS v WHERE v NOT IN (SELECT version FROM schema_migrations) ORDER BY v",
+                new { Versions = Migrator.All.Select(m => m.Version).ToArray() }, cancellationToken: ct));
+            return missing.AsList() is { Count: > 0 } pending
+                ? HealthCheckResult.Unhealthy($"Migrations pending: {string.Join(", ", pending)}.")
+                : HealthCheckResult.Healthy();
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Auth;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 
@@ -35,15 +36,33 @@ public static class OpenApiSetup
             return Task.CompletedTask;
         });
 
-        // Routes that authorize (required or optional) advertise the bearer scheme and their 401.
+        // The statuses that come from the pipeline rather than from an endpoint's own results.
         options.AddOperationTransformer((operation, context, _) =>
         {
-            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any()) return Task.CompletedTask;
-            operation.Security ??= [];
-            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] });
+            var description = context.Description;
+            var metadata = description.ActionDescriptor.EndpointMetadata;
             operation.Responses ??= new OpenApiResponses();
-            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "Missing, invalid or expired bearer token" });
+            var policies = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).ToHashSet();
+            if (policies.Count > 0 && !metadata.OfType<IAllowAnonymous>().Any())
+            {
+                operation.Security ??= [];
+                // An optional-auth route works without a token: the empty requirement is the "no token" alternative.
+                if (policies.Contains(AuthSetup.OptionalPolicy)) operation.Security.Add(new OpenApiSecurityRequirement());
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] });
+                operation.Responses.TryAdd("401", new OpenApiResponse { Description = "Missing, invalid or expired bearer token" });
+            }
+            if (policies.Contains(AuthSetup.AdminPolicy))
+                operation.Responses.TryAdd("403", new OpenApiResponse { Description = "The token has no admin role" });
+            if (description.SupportedRequestFormats.Any(f => f.MediaType == "application/json"))
+            {
+                operation.Responses.TryAdd("400", new OpenApiResponse { Description = "The body is not valid JSON" });
+                operation.Responses.TryAdd("422", new OpenApiResponse { Description = "Field errors, keyed by field name" });
+            }
+            if (description.RelativePath?.StartsWith("v1/", StringComparison.Ordinal) == true)
+            {
+                operation.Responses.TryAdd("429", new OpenApiResponse { Description = "Rate limit or token quota reached (see Retry-After)" });
+                operation.Responses.TryAdd("503", new OpenApiResponse { Description = "The database is unavailable (see Retry-After)" });
+            }
             return Task.CompletedTask;
         });
     });

@@ -107,3 +107,24 @@ public class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
         body.GetProperty("total").GetInt64().Should().BeGreaterThanOrEqualTo(2);
     }
 }
+
+public class BlankIssuerTests : IAsyncLifetime
+{
+    private readonly ApiFactory _api = new();
+
+    public async Task InitializeAsync()
+    {
+        await _api.InitializeAsync();
+        _api.With("Auth:Issuer", "");
+    }
+
+    public async Task DisposeAsync() => await _api.DisposeAsync();
+
+    [Fact]
+    public async Task BlankIssuerSetting_ExpectsTheDefaultIssuer()
+    {
+        var response = await _api.ClientFor(Tokens.For("blank-issuer", issuer: "chatslices")).GetAsync("/v1/users/me");
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+}

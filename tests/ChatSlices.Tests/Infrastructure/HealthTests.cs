@@ -49,6 +49,26 @@ public class HealthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ready_StaysHealthy_WhenANewerInstanceAppliedAMigrationThisBuildDoesNotKnow_ButNotWhenOneOfItsOwnIsMissing()
+    {
+        var client = _api.CreateClient();
+        await using var db = new NpgsqlConnection(_api.ConnectionString);
+        await db.OpenAsync();
+
+        await Execute(db, "INSERT INTO schema_migrations (version, name) VALUES (99999, 'from_a_newer_build')");
+        (await client.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        await Execute(db, "DELETE FROM schema_migrations WHERE version = 1");
+        (await client.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+    }
+
+    private static async Task Execute(NpgsqlConnection db, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, db);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task ApiRequest_WhileTheDatabaseIsUnreachable_Is503Problem()
     {
         var client = _api.UserClient("eve");

@@ -1,4 +1,5 @@
 using ChatSlices.Infrastructure.Database;
+using ChatSlices.Tests.Security;
 using ChatSlices.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -80,5 +81,29 @@ public class MigrationTests
         var versions = new List<int>();
         while (await reader.ReadAsync()) versions.Add(reader.GetInt32(0));
         return versions;
+    }
+
+    [Fact]
+    public async Task AdvisoryLockRelease_OnABrokenConnection_LogsInsteadOfThrowing()
+    {
+        var cs = await TestDatabase.CreateEmptyAsync();
+        try
+        {
+            await using var db = NpgsqlDataSource.Create(cs);
+            await using var conn = await db.OpenConnectionAsync();
+            await using (var lockIt = new NpgsqlCommand("SELECT pg_advisory_lock(42)", conn)) await lockIt.ExecuteNonQueryAsync();
+            await using (var admin = await db.OpenConnectionAsync())
+            await using (var kill = new NpgsqlCommand($"SELECT pg_terminate_backend({conn.ProcessID})", admin))
+                await kill.ExecuteNonQueryAsync();
+            var log = new LogSink();
+
+            await AdvisoryLock.ReleaseAsync(conn, 42, log.CreateLogger("test"));
+
+            log.Since(0).Should().ContainSingle(e => e.Message.Contains("Could not release advisory lock 42"));
+        }
+        finally
+        {
+            await TestDatabase.DropAsync(cs);
+        }
     }
 }

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Tests.Security;
 using ChatSlices.Tests.Support;
+using FluentAssertions.Execution;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,20 +14,46 @@ namespace ChatSlices.Tests.Infrastructure;
 public class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     [Fact]
-    public async Task OpenApiDocument_ListsTheRoutes_WithTheBearerScheme_AndSnakeCaseSchemas()
+    public async Task OpenApiDocument_HasTheBearerScheme_AndSnakeCaseSchemas()
     {
         var json = await api.CreateClient().GetStringAsync("/openapi/v1.json");
         var doc = JsonDocument.Parse(json).RootElement;
 
         doc.GetProperty("info").GetProperty("title").GetString().Should().Be("ChatSlices API");
-        var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
-        paths.Should().Contain(["/v1/models", "/v1/users/me", "/v1/admin/users"]);
         doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer").GetProperty("scheme").GetString().Should().Be("bearer");
-
-        var me = doc.GetProperty("paths").GetProperty("/v1/users/me").GetProperty("get");
-        me.GetProperty("security").GetArrayLength().Should().Be(1);
-        me.GetProperty("responses").EnumerateObject().Select(r => r.Name).Should().Contain(["200", "401"]);
         json.Should().Contain("\"last_seen_at\"").And.NotContain("\"LastSeenAt\"");
+    }
+
+    [Fact]
+    public async Task OpenApiDocument_ListsEveryRouteOfTheApp_WithTheStatusesItsPolicyImplies()
+    {
+        var doc = JsonDocument.Parse(await api.CreateClient().GetStringAsync("/openapi/v1.json")).RootElement;
+        var operations = doc.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Where(op => op.Name != "parameters")
+                .Select(op => (Key: $"{op.Name.ToUpperInvariant()} {path.Name}", Operation: op.Value)))
+            .ToDictionary(o => o.Key, o => o.Operation);
+        var routes = RouteInfo.All(api.Services).Where(r => r.Pattern.StartsWith("/v1/", StringComparison.Ordinal)).ToList();
+
+        operations.Keys.Should().BeEquivalentTo(routes.Select(r => r.Key));
+        using var scope = new AssertionScope();
+        foreach (var route in routes)
+        {
+            var operation = operations[route.Key];
+            var statuses = operation.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToList();
+            var policies = route.Policy?.Split(',') ?? [];
+            statuses.Should().Contain(["429", "503"], route.Key);
+            if (policies.Length > 0) statuses.Should().Contain("401", route.Key);
+            if (policies.Contains(AuthSetup.AdminPolicy)) statuses.Should().Contain("403", route.Key);
+            if (operation.TryGetProperty("requestBody", out var body) && body.GetProperty("content").TryGetProperty("application/json", out _))
+                statuses.Should().Contain(["400", "422"], route.Key);
+
+            // Each requirement is an alternative: an empty one means "no token", so only optional routes may have it.
+            var requirements = operation.TryGetProperty("security", out var security)
+                ? security.EnumerateArray().Select(r => string.Join(",", r.EnumerateObject().Select(s => s.Name))).ToList()
+                : [];
+            var expected = policies.Length == 0 ? [] : policies.Contains(AuthSetup.OptionalPolicy) ? new[] { "", "Bearer" } : ["Bearer"];
+            requirements.Should().Equal(expected, route.Key);
+        }
     }
 
     [Fact]

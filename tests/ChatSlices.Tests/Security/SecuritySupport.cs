@@ -91,8 +91,8 @@ public sealed record RouteInfo(string Method, string Pattern, string? Policy, Ro
         }))));
 }
 
-/// <summary>Keeps the service's log entries (Warning and above) in memory.</summary>
-public sealed class LogSink : ILoggerProvider
+/// <summary>Keeps the service's log entries (Warning and above unless told otherwise) in memory.</summary>
+public sealed class LogSink(LogLevel minimum = LogLevel.Warning) : ILoggerProvider
 {
     public sealed record Entry(long Sequence, DateTime At, LogLevel Level, string Category, string Message, Exception? Exception)
     {
@@ -120,7 +120,7 @@ public sealed class LogSink : ILoggerProvider
         return entries.Count == 0 ? "(no server log entry)" : string.Join("\n", entries.Select(e => e.ToString()));
     }
 
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName, minimum);
 
     public void Dispose()
     {
@@ -134,11 +134,11 @@ public sealed class LogSink : ILoggerProvider
         }
     }
 
-    private sealed class Logger(LogSink sink, string category) : ILogger
+    private sealed class Logger(LogSink sink, string category, LogLevel minimum) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
