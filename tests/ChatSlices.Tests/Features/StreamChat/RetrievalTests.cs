@@ -182,6 +182,21 @@ public class RetrievalTests : IClassFixture<RetrievalTests.Library>
     }
 
     [Fact]
+    public async Task AnotherEmbeddingModel_FindsReEmbeddedFilesUploadedWithoutMetadata()
+    {
+        var sessionId = (await (await _library.Client.PostAsJsonAsync("/v1/chat/sessions", new { model = "fake-gpt" })).JsonAsync()).Str("id");
+        var upload = await _library.Client.PostAsync($"/v1/chat/sessions/{sessionId}/upload",
+            Uploads.Form(TestPdf.Create([["Parking.", "Visitors park in the garage behind the north building."]])));
+        var fileId = (await upload.ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("id");
+
+        var response = await _library.Client.PostAsJsonAsync("/v1/chat/stream",
+            new { query = "Where do visitors park?", session_id = sessionId, stream = false, embedding_model = "fake-embed" });
+
+        var sources = (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("sources").EnumerateArray().ToList();
+        sources.Should().NotBeEmpty().And.OnlyContain(s => s.Str("document_id") == fileId);
+    }
+
+    [Fact]
     public async Task AnotherEmbeddingModel_ReEmbedsTheDocuments_InsteadOfMixingVectors()
     {
         var sources = await SourcesAsync(new { embedding_model = "fake-embed" });
