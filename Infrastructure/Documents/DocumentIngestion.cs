@@ -51,11 +51,14 @@ public sealed class DocumentIngestion(
         SELECT @Id, p.page, p.text FROM unnest(@Pages::text[]) WITH ORDINALITY AS p(text, page);
         """;
 
+    // Chunking is deterministic: turns that re-embed the same document at once insert the same ordinals, and the
+    // first one to commit wins (the others wait for it on the unique index, then insert nothing).
     private const string InsertChunksSql = """
         INSERT INTO chunks (id, document_id, session_id, assistant_id, embedding_model, ordinal, page_from, page_to, content, embedding, metadata)
         SELECT c.id, @DocumentId, @SessionId, @AssistantId, @Model, c.ordinal, c.page_from, c.page_to, c.content, c.embedding::vector, @Metadata::jsonb
         FROM unnest(@Ids::uuid[], @Ordinals::int[], @PagesFrom::int[], @PagesTo::int[], @Contents::text[], @Embeddings::text[])
              AS c(id, ordinal, page_from, page_to, content, embedding)
+        ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING
         """;
 
     // A file uploaded without metadata has "custom": null; its chunks get {} like at upload, or no search (metadata @> ...) finds them.
