@@ -302,7 +302,8 @@ public sealed class ChatPipeline(
                 yield return new Done(false, p.SessionId, p.MessageId, finishReason, Cached: false);
                 yield break;
             }
-            if (p.CacheKey is { } cacheKey && questionEmbedding is not null)
+            // Only whole answers are worth replaying: not one cut short by max_tokens or a filter, not an empty one.
+            if (p.CacheKey is { } cacheKey && questionEmbedding is not null && finishReason is null or "stop" && reply.Length > 0)
                 await RememberAsync(cacheKey, questionEmbedding, p.SessionId, reply.ToString(), citations);
             yield return new UsageReported(promptTokens, completionTokens, promptTokens + completionTokens, cost, estimated);
             yield return new Done(true, p.SessionId, p.MessageId, finishReason ?? "stop", Cached: false);

@@ -123,6 +123,22 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         (await AskAsync(id, "Will this fail?")).CalledUpstream.Should().BeTrue();
     }
 
+    [Theory]
+    [InlineData("length", new[] { "Cut off in the mid" })]
+    [InlineData("stop", new string[0])]
+    public async Task TruncatedOrEmptyReplies_AreNotCached(string finishReason, string[] chunks)
+    {
+        var id = await AssistantAsync();
+        api.Upstream.Script = new FakeScript { FinishReason = finishReason, Chunks = chunks };
+        var response = await api.SocketClient(Tokens.For("cache-user")).SendAsync(
+            ChatApiFactory.Post("/v1/chat/stream", new { query = "Tell me everything about the fleet?", assistant_id = id }), HttpCompletionOption.ResponseHeadersRead);
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+
+        Done(events).Str("finish_reason").Should().Be(finishReason);
+        (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(0);
+        (await AskAsync(id, "Tell me everything about the fleet?")).CalledUpstream.Should().BeTrue();
+    }
+
     [Fact]
     public async Task ConcurrentIdenticalMisses_StoreOneEntry()
     {
