@@ -164,7 +164,7 @@ public sealed class ChatPipeline(
             History: history,
             Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, assistant?.Id, mode, body.RagConfig,
                 body.AttachmentConfig, body.DocumentIds, embeddingModel, userTurnText, promptBudget / 2),
-            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), userTurnText, embeddingModel) : null,
+            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), userTurnText, embeddingModel, mode) : null,
             PromptBudget: promptBudget,
             Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens },
             Reservation: reservation.Value);

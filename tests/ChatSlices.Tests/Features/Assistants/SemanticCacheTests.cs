@@ -18,12 +18,12 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
 
     /// <summary>Asks in a new session (as a user would open a new chat) and returns the events and whether the upstream was called.</summary>
-    private async Task<(List<SseEvent> Events, bool CalledUpstream)> AskAsync(string assistantId, string question)
+    private async Task<(List<SseEvent> Events, bool CalledUpstream)> AskAsync(string assistantId, string question, string contextMode = "rag")
     {
         api.Upstream.Script = new FakeScript();
         var before = api.Upstream.Requests.Count;
         var response = await api.SocketClient(Tokens.For("cache-user")).SendAsync(
-            ChatApiFactory.Post("/v1/chat/stream", new { query = question, assistant_id = assistantId }), HttpCompletionOption.ResponseHeadersRead);
+            ChatApiFactory.Post("/v1/chat/stream", new { query = question, assistant_id = assistantId, context_mode = contextMode }), HttpCompletionOption.ResponseHeadersRead);
         var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
         return (events, api.Upstream.Requests.Count > before);
     }
@@ -86,6 +86,17 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
 
         await api.AdminClient().PostAsync($"/v1/assistants/{id}/documents", Uploads.Form(UploadPdfTests.Handbook()));
         (await AskAsync(id, "What are the opening hours?")).CalledUpstream.Should().BeTrue("the knowledge changed");
+    }
+
+    [Fact]
+    public async Task AnAnswerCachedWithRetrieval_IsNotServedToATurnWithout()
+    {
+        var id = await AssistantAsync();
+        await AskAsync(id, "What does the warranty cover?");
+
+        (await AskAsync(id, "What does the warranty cover?", contextMode: "none")).CalledUpstream.Should().BeTrue();
+        (await AskAsync(id, "What does the warranty cover?", contextMode: "none")).CalledUpstream.Should().BeFalse();
+        (await AskAsync(id, "What does the warranty cover?")).CalledUpstream.Should().BeFalse();
     }
 
     [Fact]
