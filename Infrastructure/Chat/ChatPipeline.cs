@@ -169,7 +169,7 @@ public sealed class ChatPipeline(
             History: history,
             Retrieval: mode == "none" ? null : new RetrievalRequest(sessionIdToUse, assistant?.Id, mode, body.RagConfig,
                 body.AttachmentConfig, body.DocumentIds, embeddingModel, userTurnText, promptBudget / 2),
-            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), userTurnText, embeddingModel) : null,
+            CacheKey: cacheable ? SemanticCache.For(assistant!, model, systemPrompt, history.Select(t => (t.Role, t.Content)), userTurnText, embeddingModel, mode) : null,
             PromptBudget: promptBudget,
             Options: new ChatOptions { ModelId = model.ProviderModel ?? model.Id, Temperature = (float)(body.Temperature ?? assistant?.Settings.Temperature ?? 0.7), MaxOutputTokens = maxTokens },
             Reservation: reservation.Value);
@@ -307,7 +307,8 @@ public sealed class ChatPipeline(
                 yield return new Done(false, p.SessionId, p.MessageId, finishReason, Cached: false);
                 yield break;
             }
-            if (p.CacheKey is { } cacheKey && questionEmbedding is not null)
+            // Only whole answers are worth replaying: not one cut short by max_tokens or a filter, not an empty one.
+            if (p.CacheKey is { } cacheKey && questionEmbedding is not null && finishReason is null or "stop" && reply.Length > 0)
                 await RememberAsync(cacheKey, questionEmbedding, p.SessionId, reply.ToString(), citations);
             yield return new UsageReported(promptTokens, completionTokens, promptTokens + completionTokens, cost, estimated);
             yield return new Done(true, p.SessionId, p.MessageId, finishReason ?? "stop", Cached: false);

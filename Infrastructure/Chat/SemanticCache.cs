@@ -10,7 +10,7 @@ namespace ChatSlices.Infrastructure.Chat;
 
 /// <summary>
 /// Per-assistant answers reused for the same question, or a close one, asked in the same scope: the same assistant,
-/// model, effective instructions, knowledge version and (for follow-ups) recent history. Exact match on the normalised
+/// model, effective instructions, knowledge version, context mode and (for follow-ups) recent history. Exact match on the normalised
 /// question first, then the nearest cached question by embedding above the assistant's threshold, guarded against
 /// questions that read alike but mean otherwise. Entries live <c>ttl_seconds</c>.
 /// </summary>
@@ -23,10 +23,10 @@ public sealed class SemanticCache(NpgsqlDataSource db, ModelProviders providers)
     private sealed record Candidate(string Question, string Answer, string Sources, double Similarity, bool Exact);
 
     public static Key For(AssistantProfile assistant, ModelSpec chatModel, string? systemPrompt, IEnumerable<(string Role, string Content)> history,
-        string question, ModelSpec embeddingModel)
+        string question, ModelSpec embeddingModel, string contextMode)
     {
         var recent = string.Join("\n", history.TakeLast(4).Select(t => t.Role + ":" + t.Content));
-        var scope = Hash($"{assistant.Id}\n{chatModel.Id}\n{Hash(systemPrompt ?? "")}\n{assistant.KnowledgeVersion}\n{Hash(recent)}\n{embeddingModel.Id}");
+        var scope = Hash($"{assistant.Id}\n{chatModel.Id}\n{Hash(systemPrompt ?? "")}\n{assistant.KnowledgeVersion}\n{Hash(recent)}\n{embeddingModel.Id}\n{contextMode}");
         return new Key(assistant.Id, scope, question, Hash(Normalize(question)), embeddingModel, assistant.Settings.CacheThreshold, assistant.Settings.CacheTtlSeconds);
     }
 

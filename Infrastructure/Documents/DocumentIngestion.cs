@@ -51,16 +51,20 @@ public sealed class DocumentIngestion(
         SELECT @Id, p.page, p.text FROM unnest(@Pages::text[]) WITH ORDINALITY AS p(text, page);
         """;
 
+    // Chunking is deterministic: turns that re-embed the same document at once insert the same ordinals, and the
+    // first one to commit wins (the others wait for it on the unique index, then insert nothing).
     private const string InsertChunksSql = """
         INSERT INTO chunks (id, document_id, session_id, assistant_id, embedding_model, ordinal, page_from, page_to, content, embedding, metadata)
         SELECT c.id, @DocumentId, @SessionId, @AssistantId, @Model, c.ordinal, c.page_from, c.page_to, c.content, c.embedding::vector, @Metadata::jsonb
         FROM unnest(@Ids::uuid[], @Ordinals::int[], @PagesFrom::int[], @PagesTo::int[], @Contents::text[], @Embeddings::text[])
              AS c(id, ordinal, page_from, page_to, content, embedding)
+        ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING
         """;
 
+    // A file uploaded without metadata has "custom": null; its chunks get {} like at upload, or no search (metadata @> ...) finds them.
     private const string MissingChunksSql = """
         SELECT EXISTS (SELECT 1 FROM documents d WHERE d.session_id = @SessionId OR d.assistant_id = @AssistantId);
-        SELECT d.id, d.session_id, d.assistant_id, d.metadata->'custom' AS metadata,
+        SELECT d.id, d.session_id, d.assistant_id, coalesce(nullif(d.metadata->'custom', 'null'), '{}') AS metadata,
                array(SELECT p.text FROM document_pages p WHERE p.document_id = d.id ORDER BY p.page) AS pages
         FROM documents d
         WHERE (d.session_id = @SessionId OR d.assistant_id = @AssistantId)
@@ -119,18 +123,18 @@ public sealed class DocumentIngestion(
     public async Task<bool> EnsureChunksAsync(DocumentOwner owner, ModelSpec model, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
-        List<(Guid Id, Guid? SessionId, Guid? AssistantId, string? Metadata, string[] Pages)> missing;
+        List<(Guid Id, Guid? SessionId, Guid? AssistantId, string Metadata, string[] Pages)> missing;
         await using (var results = await conn.QueryMultipleAsync(new CommandDefinition(MissingChunksSql,
             new { owner.SessionId, owner.AssistantId, Model = model.Id }, cancellationToken: ct)))
         {
             if (!await results.ReadSingleAsync<bool>()) return false;
-            missing = (await results.ReadAsync<(Guid, Guid?, Guid?, string?, string[])>()).AsList();
+            missing = (await results.ReadAsync<(Guid, Guid?, Guid?, string, string[])>()).AsList();
         }
         foreach (var document in missing)
         {
             var chunks = Chunker.Split(document.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
             var embeddings = await EmbedAsync(model, chunks, ct);
-            var metadata = document.Metadata is null ? (JsonElement?)null : JsonDocument.Parse(document.Metadata).RootElement;
+            var metadata = JsonDocument.Parse(document.Metadata).RootElement;
             await using var tx = await conn.BeginTransactionAsync(ct);
             await InsertChunksAsync(conn, tx, document.Id, new DocumentOwner(document.SessionId, document.AssistantId), model, chunks, embeddings, metadata, ct);
             await tx.CommitAsync(ct);

@@ -18,6 +18,7 @@ public sealed record FakeScript
     public bool SendUsage { get; init; } = true;
     public int PromptTokens { get; init; } = 11;
     public int CompletionTokens { get; init; } = 7;
+    public string FinishReason { get; init; } = "stop";
 
     /// <summary>Cut the connection after this many chunks.</summary>
     public int? FailAfterChunks { get; init; }
@@ -124,7 +125,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             await http.Response.WriteAsJsonAsync(new
             {
                 id = "chatcmpl-fake", @object = "chat.completion", created = 1, model,
-                choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(script.Chunks) }, finish_reason = "stop" } },
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(script.Chunks) }, finish_reason = script.FinishReason } },
                 usage = new { prompt_tokens = script.PromptTokens, completion_tokens = script.CompletionTokens, total_tokens = script.PromptTokens + script.CompletionTokens },
             });
             return;
@@ -152,7 +153,7 @@ public sealed class FakeUpstream : IAsyncDisposable
                 request.ChunksWrittenAt.Enqueue(Now);
                 await SendAsync(http, Chunk(model, new { content = script.Chunks[i] }, null), ct);
             }
-            await SendAsync(http, Chunk(model, new { }, "stop"), ct);
+            await SendAsync(http, Chunk(model, new { }, script.FinishReason), ct);
             var includeUsage = body["stream_options"]?["include_usage"]?.GetValue<bool>() == true;
             if (script.SendUsage && includeUsage)
                 await SendAsync(http, new

@@ -18,12 +18,12 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
 
     /// <summary>Asks in a new session (as a user would open a new chat) and returns the events and whether the upstream was called.</summary>
-    private async Task<(List<SseEvent> Events, bool CalledUpstream)> AskAsync(string assistantId, string question)
+    private async Task<(List<SseEvent> Events, bool CalledUpstream)> AskAsync(string assistantId, string question, string contextMode = "rag")
     {
         api.Upstream.Script = new FakeScript();
         var before = api.Upstream.Requests.Count;
         var response = await api.SocketClient(Tokens.For("cache-user")).SendAsync(
-            ChatApiFactory.Post("/v1/chat/stream", new { query = question, assistant_id = assistantId }), HttpCompletionOption.ResponseHeadersRead);
+            ChatApiFactory.Post("/v1/chat/stream", new { query = question, assistant_id = assistantId, context_mode = contextMode }), HttpCompletionOption.ResponseHeadersRead);
         var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
         return (events, api.Upstream.Requests.Count > before);
     }
@@ -89,6 +89,17 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     }
 
     [Fact]
+    public async Task AnAnswerCachedWithRetrieval_IsNotServedToATurnWithout()
+    {
+        var id = await AssistantAsync();
+        await AskAsync(id, "What does the warranty cover?");
+
+        (await AskAsync(id, "What does the warranty cover?", contextMode: "none")).CalledUpstream.Should().BeTrue();
+        (await AskAsync(id, "What does the warranty cover?", contextMode: "none")).CalledUpstream.Should().BeFalse();
+        (await AskAsync(id, "What does the warranty cover?")).CalledUpstream.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task ExpiredEntries_Miss()
     {
         var id = await AssistantAsync();
@@ -121,6 +132,22 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
 
         (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(0);
         (await AskAsync(id, "Will this fail?")).CalledUpstream.Should().BeTrue();
+    }
+
+    [Theory]
+    [InlineData("length", new[] { "Cut off in the mid" })]
+    [InlineData("stop", new string[0])]
+    public async Task TruncatedOrEmptyReplies_AreNotCached(string finishReason, string[] chunks)
+    {
+        var id = await AssistantAsync();
+        api.Upstream.Script = new FakeScript { FinishReason = finishReason, Chunks = chunks };
+        var response = await api.SocketClient(Tokens.For("cache-user")).SendAsync(
+            ChatApiFactory.Post("/v1/chat/stream", new { query = "Tell me everything about the fleet?", assistant_id = id }), HttpCompletionOption.ResponseHeadersRead);
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+
+        Done(events).Str("finish_reason").Should().Be(finishReason);
+        (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(0);
+        (await AskAsync(id, "Tell me everything about the fleet?")).CalledUpstream.Should().BeTrue();
     }
 
     [Fact]

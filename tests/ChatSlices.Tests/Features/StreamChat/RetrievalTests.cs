@@ -182,6 +182,37 @@ public class RetrievalTests : IClassFixture<RetrievalTests.Library>
     }
 
     [Fact]
+    public async Task AnotherEmbeddingModel_FindsReEmbeddedFilesUploadedWithoutMetadata()
+    {
+        var sessionId = (await (await _library.Client.PostAsJsonAsync("/v1/chat/sessions", new { model = "fake-gpt" })).JsonAsync()).Str("id");
+        var upload = await _library.Client.PostAsync($"/v1/chat/sessions/{sessionId}/upload",
+            Uploads.Form(TestPdf.Create([["Parking.", "Visitors park in the garage behind the north building."]])));
+        var fileId = (await upload.ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("id");
+
+        var response = await _library.Client.PostAsJsonAsync("/v1/chat/stream",
+            new { query = "Where do visitors park?", session_id = sessionId, stream = false, embedding_model = "fake-embed" });
+
+        var sources = (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("sources").EnumerateArray().ToList();
+        sources.Should().NotBeEmpty().And.OnlyContain(s => s.Str("document_id") == fileId);
+    }
+
+    [Fact]
+    public async Task ConcurrentTurnsWithANewEmbeddingModel_ReEmbedOnce_AndAllAnswer()
+    {
+        var sessionId = (await (await _library.Client.PostAsJsonAsync("/v1/chat/sessions", new { model = "fake-gpt" })).JsonAsync()).Str("id");
+        await (await _library.Client.PostAsync($"/v1/chat/sessions/{sessionId}/upload",
+            Uploads.Form(TestPdf.Create([["Lunch.", "The canteen serves lunch from noon until two."]])))).ShouldBeJsonAsync(HttpStatusCode.Created);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => _library.Client.PostAsJsonAsync("/v1/chat/stream",
+            new { query = "When is lunch served?", session_id = sessionId, stream = false, embedding_model = "fake-embed" })));
+
+        foreach (var response in responses)
+            (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("sources").GetArrayLength().Should().BeGreaterThan(0);
+        (await _library.ScalarAsync<long>("SELECT count(*) FROM chunks WHERE session_id = @id::uuid AND embedding_model = 'fake-embed'", new { id = sessionId }))
+            .Should().Be(1);
+    }
+
+    [Fact]
     public async Task AnotherEmbeddingModel_ReEmbedsTheDocuments_InsteadOfMixingVectors()
     {
         var sources = await SourcesAsync(new { embedding_model = "fake-embed" });
