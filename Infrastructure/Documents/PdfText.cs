@@ -9,12 +9,16 @@ public sealed record ExtractedPdf(IReadOnlyList<string> Pages, string? Title, st
 
 /// <summary>
 /// Text from PDFs with poppler's <c>pdfinfo</c> and <c>pdftotext</c> as child processes: arguments passed as a list
-/// (no shell), a time limit, capped output. An encrypted, corrupt or oversized document is a 422 with a clear reason.
+/// (no shell), a time limit, output capped by the page count, as many at once as there are cores. An encrypted, corrupt or oversized document is a 422 with a clear reason.
 /// </summary>
 public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> logger)
 {
     private const int MaxInfoChars = 64 * 1024;
-    private const int MaxTextChars = 64 * 1024 * 1024;
+    // A dense page holds a few thousand characters; ten times that is text no page has.
+    private const int MaxCharsPerPage = 50_000;
+
+    // Each extraction is a CPU-bound child process: a burst of uploads waits here instead of starving the streams.
+    private readonly SemaphoreSlim _extracting = new(Environment.ProcessorCount);
 
     /// <summary>A PDF starts with <c>%PDF-</c>; readers accept it within the first kilobyte.</summary>
     public static bool LooksLikePdf(ReadOnlySpan<byte> bytes)
@@ -24,6 +28,19 @@ public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> 
     }
 
     public async Task<Outcome<ExtractedPdf>> ExtractAsync(byte[] pdf, CancellationToken ct)
+    {
+        await _extracting.WaitAsync(ct);
+        try
+        {
+            return await ExtractOneAsync(pdf, ct);
+        }
+        finally
+        {
+            _extracting.Release();
+        }
+    }
+
+    private async Task<Outcome<ExtractedPdf>> ExtractOneAsync(byte[] pdf, CancellationToken ct)
     {
         var path = Path.Combine(Path.GetTempPath(), $"chatslices-{Guid.NewGuid():N}.pdf");
         await File.WriteAllBytesAsync(path, pdf, ct);
@@ -43,7 +60,7 @@ public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> 
             if (pageCount > settings.Value.MaxPages)
                 return Unprocessable($"The PDF has {pageCount} pages; at most {settings.Value.MaxPages} are accepted.");
 
-            var text = await RunAsync("pdftotext", ["-enc", "UTF-8", "-eol", "unix", "-l", pageCount.ToString(), path, "-"], MaxTextChars, ct);
+            var text = await RunAsync("pdftotext", ["-enc", "UTF-8", "-eol", "unix", "-l", pageCount.ToString(), path, "-"], (int)Math.Min(int.MaxValue / 2, (long)pageCount * MaxCharsPerPage), ct);
             if (text.TimedOut) return Unprocessable("Extracting the PDF's text took too long.");
             if (text.TextCut) return Unprocessable("The PDF holds more text than this service accepts.");
             if (text.ExitCode != 0) return Unprocessable("The PDF's text could not be extracted (it is corrupt).");

@@ -45,3 +45,51 @@ public class HostileUploadTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         content.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
     }
 }
+
+/// <summary>PDFs built to make the extractor inflate or parse without end: bounded by the extraction timeout, the service stays well.</summary>
+public class HostilePdfStructureTests(HostilePdfStructureTests.ShortExtractionApi api) : IClassFixture<HostilePdfStructureTests.ShortExtractionApi>
+{
+    public sealed class ShortExtractionApi : ChatApiFactory
+    {
+        public ShortExtractionApi() => With("Uploads:ExtractionTimeoutSeconds", "3");
+    }
+
+    private async Task<(HttpResponseMessage Response, TimeSpan Took)> UploadAsync(string user, byte[] pdf)
+    {
+        var client = api.SocketClient(Tokens.For(user));
+        var session = await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "local-chat" })).JsonAsync();
+        var clock = Stopwatch.StartNew();
+        var response = await client.PostAsync($"/v1/chat/sessions/{session.Str("id")}/upload", Uploads.Form(pdf));
+        return (response, clock.Elapsed);
+    }
+
+    private static async Task ShouldBeReadOrRefusedAsTooSlowAsync(HttpResponseMessage response, string line)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode == HttpStatusCode.Created) body.Should().Contain(line);
+        else (await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity)).Str("detail").Should().Contain("too long");
+    }
+
+    [Fact]
+    public async Task ADecompressionBomb_IsReadAsAStreamOrCutAtTheExtractionTimeout()
+    {
+        var pdf = TestPdf.DecompressionBomb("Hello bomb", inflatedBytes: 1L << 30);
+        pdf.Length.Should().BeLessThan(2 * 1024 * 1024, "a megabyte that inflates to a gigabyte");
+
+        var (response, took) = await UploadAsync("bomber", pdf);
+
+        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Hello bomb");
+        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10), "pdftotext is killed at the extraction timeout");
+    }
+
+    [Fact]
+    public async Task ObjectsNested100000Deep_AreReadOrRefused_AndTheServiceStaysWell()
+    {
+        var (response, took) = await UploadAsync("nester", TestPdf.DeeplyNested("Deep inside", 100_000));
+
+        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Deep inside");
+        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10));
+        var (next, _) = await UploadAsync("nester-after", TestPdf.Create([["Plain page."]]));
+        next.StatusCode.Should().Be(HttpStatusCode.Created, "the service still reads ordinary PDFs");
+    }
+}

@@ -50,6 +50,30 @@ public static class TestPdf
         => Build(pages, title, author, paddingBytes: 0);
 
     /// <summary>
+    /// One page saying <paramref name="line"/>, whose content stream (Flate-compressed, a few hundred KB) inflates to about
+    /// <paramref name="inflatedBytes"/>: the line, then white space, which a reader must inflate and parse to the end.
+    /// </summary>
+    public static byte[] DecompressionBomb(string line, long inflatedBytes)
+    {
+        using var packed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(packed, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            zlib.Write(PageContent([line]));
+            var spaces = new byte[1024 * 1024];
+            Array.Fill(spaces, (byte)' ');
+            for (long written = 0; written < inflatedBytes; written += spaces.Length) zlib.Write(spaces);
+        }
+        return Build([[line]], null, null, paddingBytes: 0, firstPageContent: (packed.ToArray(), Deflated: true));
+    }
+
+    /// <summary>One page saying <paramref name="line"/>, its content stream ending in arrays nested <paramref name="depth"/> deep.</summary>
+    public static byte[] DeeplyNested(string line, int depth)
+    {
+        var nested = Encoding.ASCII.GetBytes(new string('[', depth) + new string(']', depth) + "\n");
+        return Build([[line]], null, null, paddingBytes: 0, firstPageContent: ([.. PageContent([line]), .. nested], Deflated: false));
+    }
+
+    /// <summary>
     /// <paramref name="pdf"/> encrypted with AES-256 (user password <see cref="UserPassword"/>,
     /// owner password <see cref="OwnerPassword"/>) by running
     /// <c>qpdf --encrypt USERPW OWNERPW 256 -- in.pdf out.pdf</c>. Without the password,
@@ -143,7 +167,8 @@ public static class TestPdf
 
     // -----------------------------------------------------------------------------------------
 
-    private static byte[] Build(IReadOnlyList<IReadOnlyList<string>> pages, string? title, string? author, int paddingBytes)
+    private static byte[] Build(IReadOnlyList<IReadOnlyList<string>> pages, string? title, string? author, int paddingBytes,
+        (byte[] Data, bool Deflated)? firstPageContent = null)
     {
         ArgumentNullException.ThrowIfNull(pages);
         if (pages.Count == 0)
@@ -183,7 +208,8 @@ public static class TestPdf
             w.Object(PageId(i),
                 $"<< /Type /Page /Parent {pagesId} 0 R /MediaBox [0 0 {PageWidth} {PageHeight}] " +
                 $"/Resources << /Font << /F1 {fontId} 0 R >> >> /Contents {ContentId(i)} 0 R >>");
-            w.Stream(ContentId(i), PageContent(pages[i]));
+            if (i == 0 && firstPageContent is { } content) w.Stream(ContentId(i), content.Data, content.Deflated);
+            else w.Stream(ContentId(i), PageContent(pages[i]));
         }
 
         if (infoId != 0)
@@ -333,10 +359,10 @@ public static class TestPdf
             Raw($"{id} 0 obj\n{body}\nendobj\n");
         }
 
-        public void Stream(int id, byte[] data)
+        public void Stream(int id, byte[] data, bool deflated = false)
         {
             _offsets[id] = _buffer.Position;
-            Raw($"{id} 0 obj\n<< /Length {data.Length} >>\nstream\n");
+            Raw($"{id} 0 obj\n<< /Length {data.Length}{(deflated ? " /Filter /FlateDecode" : "")} >>\nstream\n");
             Raw(data);
             Raw("\nendstream\nendobj\n");
         }
