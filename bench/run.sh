@@ -2,7 +2,7 @@
 # bench/run.sh — every ChatSlices benchmark, one command: writes BENCHMARKS.md (above its hand-written notes) and
 # bench/results.json. Loopback only; bounded by BENCH_TOTAL_TIMEOUT (default 900 s = 15 minutes, builds included).
 # Every step has its own limit, and none may run past that deadline: set-up ≤ 120 s, nginx install ≤ 90 s, publish ≤ 240 s,
-# bench builds ≤ 150 s each; then the parts: streaming ≤ 320 s, data ≤ 280 s, load ≤ 200 s (≈ 100 s left for set-up and
+# bench builds ≤ 150 s each; then the parts: streaming ≤ 380 s, data ≤ 280 s, load ≤ 200 s (≈ 100 s left for set-up and
 # builds when every part uses all of its time; a part that would start with 30 s or less is reported as not run).
 #
 # Usage:
@@ -182,9 +182,9 @@ run_part() {  # run_part NAME SECONDS CMD...: its output in ${OUT}/NAME.log
 args=(--app "${WORK}/publish/ChatSlices.dll" --workdir "$WORK" --pidfile "$PIDFILE" --git "$GIT_INFO" --command "bench/run.sh${*:+ $*}"
       --out "${OUT}/streaming.md" --json "${OUT}/streaming.json")
 [[ -n "$NGINX_BIN" ]] && args+=(--nginx "$NGINX_BIN")
-# The streaming bench's own measurement budget and quiet wait keep it inside its 320 s (start-up and report included).
-(( QUICK )) || args+=(--budget-seconds 245 --quiet-wait-seconds 30)
-run_part streaming 320 dotnet "$BENCH_DLL" "${args[@]}" "$@"
+# The streaming bench's own measurement budget and quiet wait keep it inside its 380 s (start-up and report included).
+(( QUICK )) || args+=(--budget-seconds 300 --quiet-wait-seconds 30)
+run_part streaming 380 dotnet "$BENCH_DLL" "${args[@]}" "$@"
 if (( ! QUICK )); then
   run_part data 280 env BENCH_PUBLISHED="${WORK}/publish" DATABENCH_OUT="${OUT}/data" DATABENCH_TIMEOUT=275 bash "${BENCH_DIR}/data/run.sh"
   run_part load 200 env BENCH_PUBLISHED="${WORK}/publish" LOAD_BENCH_DLL="$LOAD_DLL" LOAD_TIMEOUT=195 BENCH_GIT="$GIT_INFO" \
