@@ -75,16 +75,15 @@ public static class PreviewPrompt
             if (PromptTemplate.RenderedLength(content!, values) > PromptTemplate.MaxRenderedLength)
                 throw RequestValidationException.For("variables", $"The filled prompt would be longer than {PromptTemplate.MaxRenderedLength} characters.");
             var rendered = PromptTemplate.Render(content!, values);
-            if (body.PromptId is { } used)
-            {
-                await using var conn = await db.OpenConnectionAsync(ct);
-                await PromptUsage.CountAsync(conn, used, ct);
-            }
             if (rendered.MissingVariables.Count > 0)
+            {
+                await CountUseAsync(body.PromptId, ct);
                 return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
+            }
 
             var reservation = await quota.ReserveAsync(command.Caller, TokenEstimator.CountMessage(rendered.Text) + MaxOutputTokens, ct);
             if (reservation.Failure is { } overQuota) return overQuota;
+            await CountUseAsync(body.PromptId, ct);
             long tokens = 0;
             try
             {
@@ -113,6 +112,13 @@ public static class PreviewPrompt
             {
                 if (reservation.Value is { } reserved) await SettleAsync(reserved, tokens);
             }
+        }
+
+        private async Task CountUseAsync(Guid? promptId, CancellationToken ct)
+        {
+            if (promptId is not { } id) return;
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await PromptUsage.CountAsync(conn, id, ct);
         }
 
         private async Task SettleAsync(TokenQuota.Reservation reservation, long tokens)
