@@ -84,8 +84,15 @@ public static class GetAvatar
         headers.CacheControl = image.RequiresAuth ? "private, max-age=300" : "public, max-age=3600";
         headers.XContentTypeOptions = "nosniff";
         headers.ContentSecurityPolicy = "default-src 'none'";
-        if (http.Request.Headers.IfNoneMatch.Contains(image.ETag)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (image.ETag is { } etag && Matches(http.Request.GetTypedHeaders().IfNoneMatch, etag)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         return TypedResults.File(image.Bytes, image.ContentType);
+    }
+
+    /// <summary>If-None-Match as RFC 9110 reads it: a list of tags or <c>*</c>, compared weakly.</summary>
+    private static bool Matches(IList<Microsoft.Net.Http.Headers.EntityTagHeaderValue> ifNoneMatch, string etag)
+    {
+        var current = Microsoft.Net.Http.Headers.EntityTagHeaderValue.Parse(etag);
+        return ifNoneMatch.Any(tag => tag.Equals(Microsoft.Net.Http.Headers.EntityTagHeaderValue.Any) || tag.Compare(current, useStrongComparison: false));
     }
 }
 

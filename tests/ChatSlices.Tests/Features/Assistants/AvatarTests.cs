@@ -67,6 +67,23 @@ public class AvatarTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
         replaced.Content.Headers.ContentType!.MediaType.Should().Be("image/gif");
     }
 
+    [Theory]
+    [InlineData("\"other\", {0}", HttpStatusCode.NotModified)]
+    [InlineData("W/{0}", HttpStatusCode.NotModified)]
+    [InlineData("*", HttpStatusCode.NotModified)]
+    [InlineData("\"other\"", HttpStatusCode.OK)]
+    public async Task IfNoneMatch_IsReadAsAListOfTags_ComparedWeakly(string header, HttpStatusCode expected)
+    {
+        var id = await AssistantAsync();
+        await UploadAsync(id, TestImages.Png(10, 10));
+        var etag = (await api.ClientFor(null).GetAsync($"/v1/assistants/{id}/avatar")).Headers.ETag!.Tag;
+
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/assistants/{id}/avatar");
+        request.Headers.TryAddWithoutValidation("If-None-Match", string.Format(header, etag));
+
+        (await api.ClientFor(null).SendAsync(request)).StatusCode.Should().Be(expected);
+    }
+
     public static TheoryData<string> Hostile() => ["text", "svg", "html", "truncated"];
 
     [Theory]
