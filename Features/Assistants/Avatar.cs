@@ -8,6 +8,7 @@ using ChatSlices.Infrastructure.Images;
 using Dapper;
 using MediatR;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Npgsql;
 
 namespace ChatSlices.Features.Assistants;
@@ -89,10 +90,10 @@ public static class GetAvatar
     }
 
     /// <summary>If-None-Match as RFC 9110 reads it: a list of tags or <c>*</c>, compared weakly.</summary>
-    private static bool Matches(IList<Microsoft.Net.Http.Headers.EntityTagHeaderValue> ifNoneMatch, string etag)
+    private static bool Matches(IList<EntityTagHeaderValue> ifNoneMatch, string etag)
     {
-        var current = Microsoft.Net.Http.Headers.EntityTagHeaderValue.Parse(etag);
-        return ifNoneMatch.Any(tag => tag.Equals(Microsoft.Net.Http.Headers.EntityTagHeaderValue.Any) || tag.Compare(current, useStrongComparison: false));
+        var current = EntityTagHeaderValue.Parse(etag);
+        return ifNoneMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(current, useStrongComparison: false));
     }
 }
 

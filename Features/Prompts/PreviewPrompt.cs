@@ -110,7 +110,7 @@ public static class PreviewPrompt
             }
             finally
             {
-                if (reservation.Value is { } reserved) await SettleAsync(reserved, tokens);
+                if (reservation.Value is { } reserved) await quota.SettleAsync(reserved, tokens);
             }
         }
 
@@ -119,18 +119,6 @@ public static class PreviewPrompt
             if (promptId is not { } id) return;
             await using var conn = await db.OpenConnectionAsync(ct);
             await PromptUsage.CountAsync(conn, id, ct);
-        }
-
-        private async Task SettleAsync(TokenQuota.Reservation reservation, long tokens)
-        {
-            try
-            {
-                await quota.SettleAsync(reservation, tokens);
-            }
-            catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
-            {
-                logger.LogError(e, "Settling the token quota failed; the reservation stays counted for today");
-            }
         }
     }
 

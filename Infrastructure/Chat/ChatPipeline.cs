@@ -187,16 +187,7 @@ public sealed class ChatPipeline(
         finally
         {
             if (p.Reservation is { } reservation)
-            {
-                try
-                {
-                    await quota.SettleAsync(reservation, p.TokensUsed);
-                }
-                catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
-                {
-                    logger.LogError(e, "Settling the token quota failed; the reservation stays counted for today");
-                }
-            }
+                await quota.SettleAsync(reservation, p.TokensUsed);
         }
     }
 

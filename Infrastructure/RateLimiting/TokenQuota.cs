@@ -10,7 +10,7 @@ namespace ChatSlices.Infrastructure.RateLimiting;
 /// A turn reserves its worst case (prompt estimate + max_tokens) with one conditional update before the model is
 /// called, and settles to what it used afterwards: concurrent turns cannot together spend past the limit.
 /// </summary>
-public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock)
+public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ILogger<TokenQuota> logger)
 {
     /// <summary>A reservation to settle when the turn ends.</summary>
     public sealed record Reservation(string Subject, DateOnly Day, long Tokens);
@@ -52,12 +52,22 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
         return new Reservation(caller.Subject, day, tokens);
     }
 
-    /// <summary>Replaces the reservation by what the turn really used (not tied to the request: the client may be gone).</summary>
+    /// <summary>
+    /// Replaces the reservation by what the turn really used (not tied to the request: the client may be gone). Runs in a
+    /// <c>finally</c>: when the database cannot take it, that is logged and the reservation stays counted for today.
+    /// </summary>
     public async Task SettleAsync(Reservation reservation, long used)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await using var conn = await db.OpenConnectionAsync(timeout.Token);
-        await conn.ExecuteAsync(new CommandDefinition(SettleSql,
-            new { reservation.Subject, reservation.Day, Reserved = reservation.Tokens, Used = used }, cancellationToken: timeout.Token));
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await using var conn = await db.OpenConnectionAsync(timeout.Token);
+            await conn.ExecuteAsync(new CommandDefinition(SettleSql,
+                new { reservation.Subject, reservation.Day, Reserved = reservation.Tokens, Used = used }, cancellationToken: timeout.Token));
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogError(e, "Settling the token quota failed; the reservation stays counted for today");
+        }
     }
 }
