@@ -2,7 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
+using Carter;
+using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Endpoints;
@@ -12,7 +13,6 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
-using ChatSlices.Infrastructure.Retrieval;
 using Microsoft.Extensions.Options;
 
 if (args is ["token", .. var tokenArgs])
@@ -45,21 +45,19 @@ builder.Services.AddOptions<List<ModelSpec>>().BindConfiguration(ModelCatalog.Se
 builder.Services.AddSingleton<ModelCatalog>();
 builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section).ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddSingleton<LocalChatClient>();
+builder.Services.AddSingleton<LocalChatCompletion>();
 builder.Services.AddSingleton<ModelProviders>();
-builder.Services.AddSingleton<ChatPipeline>();
 builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
 builder.Services.AddSingleton<PdfText>();
 builder.Services.AddSingleton<DocumentIngestion>();
-builder.Services.AddSingleton<Retriever>();
-builder.Services.AddSingleton<SemanticCache>();
-builder.Services.AddHostedService<SemanticCachePurger>();
+builder.Services.AddStreamChat();
 builder.Services.AddMediator(typeof(Program).Assembly);
 builder.Services.AddChatSlicesProblems();
 builder.Services.AddChatSlicesAuth();
 builder.Services.AddChatSlicesOpenApi();
 builder.Services.AddChatSlicesHealth();
 builder.Services.AddChatSlicesRateLimiting();
+builder.Services.AddCarter();
 
 var app = builder.Build();
 
@@ -85,6 +83,7 @@ app.UseStaleConnectionRetry();
 app.MapOpenApi();
 app.MapChatSlicesHealth();
 app.MapEndpointModules(typeof(Program).Assembly);
+app.MapCarter();
 
 await app.RunAsync();
 return 0;

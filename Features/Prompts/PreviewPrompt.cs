@@ -2,14 +2,12 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Prompts;
 using System.Security.Claims;
 using System.Text.Json;
-using ChatSlices.Infrastructure.AI;
+using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.RateLimiting;
 using MediatR;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace ChatSlices.Features.Prompts;
@@ -52,17 +50,11 @@ public static class PreviewPrompt
 
     public sealed record Response(string Rendered, string? Preview, long TokensUsed, string? ModelUsed, IReadOnlyList<string> MissingVariables);
 
-    public sealed class Handler(
-        NpgsqlDataSource db, ModelCatalog catalog, ModelProviders providers, TokenQuota quota, IOptions<AiSettings> ai, ILogger<Handler> logger)
-        : IRequestHandler<Command, Outcome<Response>>
+    public sealed class Handler(NpgsqlDataSource db, IMediator mediator) : IRequestHandler<Command, Outcome<Response>>
     {
         public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
         {
             var body = command.Body;
-            var modelId = body.Model ?? ai.Value.DefaultModel;
-            if (catalog.Find(modelId, ModelKind.Chat) is not { } model)
-                return Failure.BadRequest($"Unknown model '{modelId}'. GET /v1/models lists the chat models.", "model_not_found");
-
             var content = body.Content;
             if (body.PromptId is { } promptId)
             {
@@ -81,37 +73,12 @@ public static class PreviewPrompt
                 return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
             }
 
-            var reservation = await quota.ReserveAsync(command.Caller, TokenEstimator.CountMessage(rendered.Text) + MaxOutputTokens, ct);
-            if (reservation.Failure is { } overQuota) return overQuota;
+            var answer = await mediator.Send(new AskModel.Query(command.Caller, body.Model, rendered.Text, MaxOutputTokens), ct);
+            // A preview refused before the model was asked (unknown model, over quota) is no use of the prompt.
+            if (answer.Failure is { Status: StatusCodes.Status400BadRequest or StatusCodes.Status429TooManyRequests } refused) return refused;
             await CountUseAsync(body.PromptId, ct);
-            long tokens = 0;
-            try
-            {
-                var client = providers.ChatClient(model);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(TimeSpan.FromSeconds(ai.Value.ReplyTimeoutSeconds));
-                ChatResponse reply;
-                try
-                {
-                    reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, rendered.Text)],
-                        new ChatOptions { ModelId = model.ProviderModel ?? model.Id, MaxOutputTokens = MaxOutputTokens }, timeout.Token);
-                }
-                catch (Exception e) when (!ct.IsCancellationRequested)
-                {
-                    var error = e is OperationCanceledException ? ProviderError.ReplyTimeout(ai.Value.ReplyTimeoutSeconds) : ProviderError.From(e);
-                    logger.LogWarning(e, "Prompt preview on {Model} failed: {Code}", model.Id, error.Code);
-                    return new Failure(error.HttpStatus, error.Message, error.Code);
-                }
-
-                var text = reply.Text;
-                tokens = (reply.Usage?.InputTokenCount ?? TokenEstimator.CountMessage(rendered.Text))
-                         + (reply.Usage?.OutputTokenCount ?? TokenEstimator.Count(text));
-                return new Response(rendered.Text, text, tokens, model.Id, []);
-            }
-            finally
-            {
-                if (reservation.Value is { } reserved) await quota.SettleAsync(reserved, tokens);
-            }
+            if (answer.Failure is { } failed) return failed;
+            return new Response(rendered.Text, answer.Value!.Text, answer.Value.TokensUsed, answer.Value.Model, []);
         }
 
         private async Task CountUseAsync(Guid? promptId, CancellationToken ct)

@@ -1,4 +1,5 @@
 using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.Endpoints;
 
 namespace ChatSlices.Features.Sessions;
@@ -17,6 +18,7 @@ public sealed class SessionsEndpoints : IEndpointModule
         sessions.MapPost("/{id:guid}/unarchive", ArchiveSession.Unarchive).WithName("UnarchiveSession").WithSummary("Bring an archived session back");
         sessions.MapPost("/{id:guid}/reset", ResetSession.Endpoint).WithName("ResetSession").WithSummary("Remove a session's messages, keep the session");
         sessions.MapDelete("/{id:guid}", DeleteSession.Endpoint).WithName("DeleteSession").WithSummary("Delete a session with its messages and files");
+        SendMessage.Map(sessions);
 
         var readable = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.OptionalPolicy);
         readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its messages (a guest session by its id alone)");

@@ -1,12 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;
-using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.RateLimiting;
-using ChatSlices.Infrastructure.Streaming;
 using MediatR;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -17,7 +13,7 @@ namespace ChatSlices.Features.StreamChat;
 /// POST /v1/chat/completions: the OpenAI Chat Completions wire format over the same chat pipeline, so any OpenAI SDK
 /// can talk to the service. Each call is stored in <c>session_id</c>'s session, or a new one.
 /// </summary>
-public sealed class ChatCompletions : IEndpointModule
+public static class ChatCompletions
 {
     public sealed record StreamOptions(bool? IncludeUsage);
 
@@ -39,9 +35,9 @@ public sealed class ChatCompletions : IEndpointModule
 
     public sealed record Chunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChunkChoice> Choices, Usage? Usage, Guid SessionId);
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy)
-            .MapPost("/completions", Handle)
+    /// <summary>Mapped on <see cref="StreamChat"/>'s <c>/v1/chat</c> group.</summary>
+    public static void Map(RouteGroupBuilder chat) =>
+        chat.MapPost("/completions", Endpoint)
             .WithName("CreateChatCompletion")
             .WithSummary("OpenAI-compatible chat completions (stream or not), stored in a session")
             .WithMetadata(new OpenAiErrorFormat(), new StreamingRoute())
@@ -49,7 +45,7 @@ public sealed class ChatCompletions : IEndpointModule
             .Produces<Completion>(StatusCodes.Status200OK)
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType);
 
-    private static async Task<IResult> Handle(HttpContext http, ClaimsPrincipal user, IMediator mediator,
+    private static async Task<IResult> Endpoint(HttpContext http, ClaimsPrincipal user, IMediator mediator,
         IOptions<JsonOptions> json, IOptions<ChatSettings> settings, CancellationToken ct)
     {
         // Read by hand so that malformed JSON, too, is answered in OpenAI's error shape.

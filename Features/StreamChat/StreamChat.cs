@@ -1,12 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.RateLimiting;
-using ChatSlices.Infrastructure.Endpoints;
-using ChatSlices.Infrastructure.Streaming;
+using Carter;
 using MediatR;
 using Microsoft.Extensions.Options;
 
@@ -16,27 +14,34 @@ namespace ChatSlices.Features.StreamChat;
 /// POST /v1/chat/stream: one chat turn, streamed as Server-Sent Events (default), NDJSON (<c>Accept: application/x-ndjson</c>),
 /// plain tokens (<c>stream_format: tokens</c>), or answered as one JSON body (<c>stream: false</c>).
 /// </summary>
-public sealed class StreamChat : IEndpointModule
+public sealed class StreamChat : ICarterModule
 {
-    /// <summary>One chat turn from this slice's doors (<c>/v1/chat/stream</c> and <c>/v1/chat/completions</c>).</summary>
-    public sealed record Command(ChatRequest Body, ClaimsPrincipal User, Caller Caller) : IRequest<Outcome<ChatRun>>, IValidated
+    /// <summary>
+    /// One chat turn from this slice's doors: resolved (every check, before the first byte), then its event stream.
+    /// </summary>
+    /// <param name="OwnSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
+    public sealed record Command(ChatRequest Body, ClaimsPrincipal User, Caller Caller, bool OwnSessionOnly = false) : IRequest<Outcome<ChatRun>>, IValidated
     {
         public void Validate(ValidationErrors errors) => Body.Validate(errors);
     }
 
-    public sealed class Handler(ChatPipeline pipeline) : IRequestHandler<Command, Outcome<ChatRun>>
+    public sealed class Handler(ResolveTurn resolve, TurnEvents events) : IRequestHandler<Command, Outcome<ChatRun>>
     {
-        public Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct) =>
-            pipeline.PrepareAsync(command.Body, command.User, command.Caller, ownSessionOnly: false, ct);
+        public async Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct)
+        {
+            var plan = await resolve.ResolveAsync(command.Body, command.User, command.Caller, command.OwnSessionOnly, ct);
+            return plan.Failure is { } failure ? failure : events.Start(plan.Value!);
+        }
     }
 
     public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason);
 
     public sealed record Response(Guid SessionId, ReplyMessage Message, IReadOnlyList<Citation> Sources, UsageReported? Usage, bool Cached);
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy)
-            .MapPost("/stream", Handle)
+    public void AddRoutes(IEndpointRouteBuilder app)
+    {
+        var chat = app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy);
+        chat.MapPost("/stream", Endpoint)
             .WithName("StreamChat")
             .WithMetadata(new StreamingRoute())
             .WithSummary("Stream a reply (SSE events session, sources, text…, usage, done; NDJSON; tokens; or one JSON body)")
@@ -45,8 +50,10 @@ public sealed class StreamChat : IEndpointModule
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        ChatCompletions.Map(chat);
+    }
 
-    private static async Task<IResult> Handle(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
+    private static async Task<IResult> Endpoint(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
         IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
     {
         var outcome = await mediator.Send(new Command(body, user, Caller.Of(http)), ct);

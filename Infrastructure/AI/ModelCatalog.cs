@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
 namespace ChatSlices.Infrastructure.AI;
@@ -38,4 +39,12 @@ public sealed class ModelCatalog(IOptionsMonitor<List<ModelSpec>> models)
 
     public ModelSpec? Find(string? id, ModelKind kind) =>
         id is null ? null : All.FirstOrDefault(m => m.Kind == kind && string.Equals(m.Id, id, StringComparison.Ordinal));
+
+    /// <summary>The model, or the one 400 every slice answers for a name the catalog does not have.</summary>
+    public Outcome<ModelSpec> Require(string? id, ModelKind kind) =>
+        Find(id, kind) is { } model ? model : UnknownModel(id, kind);
+
+    public static Failure UnknownModel(string? id, ModelKind kind) => kind == ModelKind.Chat
+        ? Failure.BadRequest($"Unknown model '{id}'. GET /v1/models lists the chat models.", "model_not_found")
+        : Failure.BadRequest($"Unknown embedding model '{id}'. GET /v1/models lists them.", "model_not_found");
 }

@@ -3,29 +3,37 @@ using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
 using OpenAI;
 
 namespace ChatSlices.Infrastructure.AI;
 
 /// <summary>
-/// The <see cref="IChatClient"/> or <see cref="IEmbeddingGenerator{TInput,TEmbedding}"/> behind each catalog model.
-/// One OpenAI client (one connection pool) serves every openai model.
+/// The Semantic Kernel services behind each catalog model: an <see cref="IChatCompletionService"/> for chat models and
+/// an <see cref="IEmbeddingGenerator{TInput,TEmbedding}"/> for embedding models. <c>openai</c> models go through SK's
+/// OpenAI connector over one OpenAI client (one connection pool); <c>local</c> models are the offline ones.
 /// </summary>
-public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatClient localChat) : IDisposable
+public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatCompletion localChat) : IDisposable
 {
     private readonly Lazy<OpenAIClient> _openAi = new(() => CreateOpenAiClient(settings.Value));
-    private readonly ConcurrentDictionary<string, IDisposable> _clients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Kernel> _kernels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LocalEmbeddingGenerator> _localEmbedders = new(StringComparer.Ordinal);
 
-    public IChatClient ChatClient(ModelSpec model) => ProviderOf(model) switch
+    public IChatCompletionService ChatService(ModelSpec model) => ProviderOf(model) switch
     {
         "local" => localChat,
-        _ => (IChatClient)_clients.GetOrAdd("chat:" + ProviderName(model), _ => new OpenAiChatClient(_openAi.Value.GetChatClient(ProviderName(model)))),
+        _ => _kernels.GetOrAdd("chat:" + ProviderName(model),
+                _ => Kernel.CreateBuilder().AddOpenAIChatCompletion(ProviderName(model), _openAi.Value).Build())
+            .GetRequiredService<IChatCompletionService>(),
     };
 
     public IEmbeddingGenerator<string, Embedding<float>> Embedder(ModelSpec model) => ProviderOf(model) switch
     {
-        "local" => (IEmbeddingGenerator<string, Embedding<float>>)_clients.GetOrAdd("local-embed:" + model.Id, _ => new LocalEmbeddingGenerator(model.Dimensions ?? 384)),
-        _ => (IEmbeddingGenerator<string, Embedding<float>>)_clients.GetOrAdd("embed:" + ProviderName(model), _ => new OpenAiEmbeddingGenerator(_openAi.Value.GetEmbeddingClient(ProviderName(model)))),
+        "local" => _localEmbedders.GetOrAdd(model.Id, _ => new LocalEmbeddingGenerator(model.Dimensions ?? 384)),
+        _ => _kernels.GetOrAdd("embed:" + ProviderName(model),
+                _ => Kernel.CreateBuilder().AddOpenAIEmbeddingGenerator(ProviderName(model), _openAi.Value).Build())
+            .GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),
     };
 
     private string ProviderOf(ModelSpec model)
@@ -48,7 +56,7 @@ public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatClien
             EnableMultipleHttp2Connections = true,
         })
         {
-            Timeout = Timeout.InfiniteTimeSpan, // the chat pipeline owns the first-token and reply timeouts
+            Timeout = Timeout.InfiniteTimeSpan, // the chat turn owns the first-token and reply timeouts
         };
         return new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(settings.ApiKey) ? "none" : settings.ApiKey), new OpenAIClientOptions
         {
@@ -61,6 +69,8 @@ public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatClien
 
     public void Dispose()
     {
-        foreach (var client in _clients.Values) client.Dispose();
+        foreach (var embedder in _localEmbedders.Values) embedder.Dispose();
+        foreach (var kernel in _kernels.Values)
+            (kernel.Services as IDisposable)?.Dispose();
     }
 }

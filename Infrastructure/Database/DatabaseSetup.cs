@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using Pgvector.Npgsql;
 
 namespace ChatSlices.Infrastructure.Database;
 
@@ -21,6 +22,7 @@ public static class DatabaseSetup
                 throw new InvalidOperationException(
                     "ConnectionStrings:Postgres is not set (environment variable ConnectionStrings__Postgres). ./run.sh sets it for the local cluster.");
             var builder = new NpgsqlDataSourceBuilder(connectionString) { Name = "chatslices" };
+            builder.UseVector();
             // Filtered vector searches keep scanning the HNSW graph until they have k matches (pgvector 0.8).
             builder.UsePhysicalConnectionInitializer(
                 conn => { using var cmd = new NpgsqlCommand(SessionSettings, conn); cmd.ExecuteNonQuery(); },

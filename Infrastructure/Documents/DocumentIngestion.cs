@@ -8,6 +8,7 @@ using Dapper;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Pgvector;
 
 namespace ChatSlices.Infrastructure.Documents;
 
@@ -55,8 +56,8 @@ public sealed class DocumentIngestion(
     // first one to commit wins (the others wait for it on the unique index, then insert nothing).
     private const string InsertChunksSql = """
         INSERT INTO chunks (id, document_id, session_id, assistant_id, embedding_model, ordinal, page_from, page_to, content, embedding, metadata)
-        SELECT c.id, @DocumentId, @SessionId, @AssistantId, @Model, c.ordinal, c.page_from, c.page_to, c.content, c.embedding::vector, @Metadata::jsonb
-        FROM unnest(@Ids::uuid[], @Ordinals::int[], @PagesFrom::int[], @PagesTo::int[], @Contents::text[], @Embeddings::text[])
+        SELECT c.id, @DocumentId, @SessionId, @AssistantId, @Model, c.ordinal, c.page_from, c.page_to, c.content, c.embedding, @Metadata::jsonb
+        FROM unnest(@Ids::uuid[], @Ordinals::int[], @PagesFrom::int[], @PagesTo::int[], @Contents::text[], @Embeddings)
              AS c(id, ordinal, page_from, page_to, content, embedding)
         ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING
         """;
@@ -148,20 +149,20 @@ public sealed class DocumentIngestion(
         return await conn.QuerySingleOrDefaultAsync<FileView>(new CommandDefinition(FindSql, new { Sha256 = sha256, owner.SessionId, owner.AssistantId }, cancellationToken: ct));
     }
 
-    private async Task<List<string>> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)
+    private async Task<List<Vector>> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)
     {
         var embedder = providers.Embedder(model);
-        var vectors = new List<string>(chunks.Count);
+        var vectors = new List<Vector>(chunks.Count);
         foreach (var batch in chunks.Chunk(EmbeddingBatch))
         {
             var generated = await embedder.GenerateAsync(batch.Select(c => c.Content), cancellationToken: ct);
-            vectors.AddRange(generated.Select(e => VectorText.Format(e.Vector.Span)));
+            vectors.AddRange(generated.Select(e => new Vector(e.Vector)));
         }
         return vectors;
     }
 
     private static Task InsertChunksAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid documentId, DocumentOwner owner, ModelSpec model,
-        List<ChunkDraft> chunks, List<string> embeddings, JsonElement? metadata, CancellationToken ct) =>
+        List<ChunkDraft> chunks, List<Vector> embeddings, JsonElement? metadata, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(InsertChunksSql, new
         {
             DocumentId = documentId, owner.SessionId, owner.AssistantId, Model = model.Id,

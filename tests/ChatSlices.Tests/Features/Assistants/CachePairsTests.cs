@@ -1,5 +1,5 @@
 using ChatSlices.Infrastructure.AI;
-using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Features.StreamChat;
 using Xunit.Abstractions;
 
 namespace ChatSlices.Tests.Features.Assistants;

@@ -114,7 +114,7 @@ public class PreviewPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         })).ShouldBeJsonAsync(HttpStatusCode.OK);
 
         preview.Str("rendered").Should().Be("Explain tides in 10 words");
-        preview.Str("preview").Should().StartWith(LocalChatClient.Disclaimer).And.Contain("Explain tides in 10 words");
+        preview.Str("preview").Should().StartWith(LocalChatCompletion.Disclaimer).And.Contain("Explain tides in 10 words");
         preview.Str("model_used").Should().Be("local-chat");
         preview.GetProperty("tokens_used").GetInt64().Should().Be(
             TokenEstimator.CountMessage("Explain tides in 10 words") + TokenEstimator.Count(preview.Str("preview")));

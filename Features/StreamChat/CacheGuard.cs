@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace ChatSlices.Infrastructure.Chat;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
 /// Refuses a semantic cache hit whose question means something else although its words are close: a negation on one

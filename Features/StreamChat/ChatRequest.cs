@@ -2,7 +2,7 @@ using System.Text.Json;
 using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 
-namespace ChatSlices.Infrastructure.Chat;
+namespace ChatSlices.Features.StreamChat;
 
 public sealed record ChatTurn(string? Role, string? Content);
 

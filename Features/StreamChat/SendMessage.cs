@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.RateLimiting;
@@ -15,14 +14,14 @@ using FromHeaderAttribute = Microsoft.AspNetCore.Mvc.FromHeaderAttribute;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace ChatSlices.Features.SendMessage;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
 /// POST /v1/chat/sessions/{id}/messages: a non-streaming turn through the chat pipeline. With an
 /// <c>Idempotency-Key</c>, a retry with the same body gets the stored answer (no second model call), a different
 /// body with the same key is 422, and a retry while the first is still running is 409.
 /// </summary>
-public sealed class SendMessage : IEndpointModule
+public static class SendMessage
 {
     public const string IdempotencyHeader = "Idempotency-Key";
 
@@ -73,7 +72,7 @@ public sealed class SendMessage : IEndpointModule
 
     private const string MessagesSql = $"SELECT {SessionViews.MessageColumns} FROM chat_messages m WHERE m.id IN (@UserMessageId, @MessageId) ORDER BY m.created_at";
 
-    public sealed class Handler(NpgsqlDataSource db, ChatPipeline pipeline, IOptions<JsonOptions> json) : IRequestHandler<Command, Outcome<Response>>
+    public sealed class Handler(NpgsqlDataSource db, IMediator mediator, IOptions<JsonOptions> json) : IRequestHandler<Command, Outcome<Response>>
     {
         public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
         {
@@ -117,7 +116,7 @@ public sealed class SendMessage : IEndpointModule
 
         private async Task<Outcome<Response>> RunAsync(Command command, CancellationToken ct)
         {
-            var prepared = await pipeline.PrepareAsync(command.AsChatRequest(), command.User, command.Caller, ownSessionOnly: true, ct);
+            var prepared = await mediator.Send(new StreamChat.Command(command.AsChatRequest(), command.User, command.Caller, OwnSessionOnly: true), ct);
             if (prepared.Failure is { } failure) return failure;
             var transcript = await ChatTranscript.CollectAsync(prepared.Value!.Events, ct);
             if (transcript.Failure is { } failed) return new Failure(failed.HttpStatus, failed.Message, failed.Code);
@@ -129,9 +128,9 @@ public sealed class SendMessage : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapPost("/{id:guid}/messages", Endpoint)
+    /// <summary>Mapped on the sessions module's <c>/v1/chat/sessions</c> group.</summary>
+    public static RouteHandlerBuilder Map(RouteGroupBuilder sessions) =>
+        sessions.MapPost("/{id:guid}/messages", Endpoint)
             .WithName("SendMessage")
             .WithSummary("A non-streaming turn: the user message and the stored reply (honours Idempotency-Key)")
             .ProducesProblem(StatusCodes.Status404NotFound)

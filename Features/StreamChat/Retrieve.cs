@@ -1,12 +1,11 @@
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
-using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Documents;
 using Dapper;
 using Npgsql;
+using Pgvector;
 
-namespace ChatSlices.Infrastructure.Retrieval;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>A passage of context with what the client needs to cite it.</summary>
 public sealed record Passage(Guid DocumentId, string Title, int Page, Guid? ChunkId, double Score, string Content, string Source);
@@ -20,9 +19,9 @@ public sealed record RetrievalRequest(
 /// Context for a chat turn, per <c>context_mode</c>: <c>rag</c> (vector search over the session's and the
 /// assistant's documents, per <c>rag_config</c> source and strategy), <c>attachment</c> (the listed documents, whole or
 /// their best excerpts), <c>document</c> (whole documents), <c>hybrid</c> (attachments, then rag) or <c>none</c>.
-/// Every search is one SQL round trip per source.
+/// Every search is one SQL round trip per source; the question is embedded once per turn (<see cref="QuestionEmbedding"/>).
 /// </summary>
-public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, DocumentIngestion ingestion)
+public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
 {
     private const int RrfK = 60;
 
@@ -30,13 +29,13 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
 
     private sealed record PageRow(Guid DocumentId, string Title, int Page, string Text);
 
-    public async Task<IReadOnlyList<Passage>> RetrieveAsync(RetrievalRequest request, CancellationToken ct)
+    public async Task<IReadOnlyList<Passage>> RetrieveAsync(RetrievalRequest request, QuestionEmbedding question, CancellationToken ct)
     {
         var passages = new List<Passage>();
-        if (request.Mode is "attachment" or "hybrid") passages.AddRange(await AttachmentsAsync(request, ct));
+        if (request.Mode is "attachment" or "hybrid") passages.AddRange(await AttachmentsAsync(request, question, ct));
         if (request.Mode == "document") passages.AddRange(await WholeDocumentsAsync(request, request.DocumentIds ?? [], null, "document", ct));
         if (request.Mode is "rag" or "hybrid")
-            passages.AddRange((await RagAsync(request, ct)).Where(p => passages.All(q => q.ChunkId != p.ChunkId || p.ChunkId is null)));
+            passages.AddRange((await RagAsync(request, question, ct)).Where(p => passages.All(q => q.ChunkId != p.ChunkId || p.ChunkId is null)));
         return WithinBudget(passages, request.TokenBudget);
     }
 
@@ -54,7 +53,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
         return kept;
     }
 
-    private async Task<IEnumerable<Passage>> RagAsync(RetrievalRequest request, CancellationToken ct)
+    private async Task<IEnumerable<Passage>> RagAsync(RetrievalRequest request, QuestionEmbedding question, CancellationToken ct)
     {
         var rag = request.Rag ?? new RagConfig(null, null, null);
         var sources = rag.Sources is { Count: > 0 }
@@ -65,9 +64,8 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
         var strategy = rag.RetrievalStrategy ?? "merge";
 
         if (!await ingestion.EnsureChunksAsync(new DocumentOwner(request.SessionId, request.AssistantId), request.EmbeddingModel, ct)) return [];
-        var embedding = (await providers.Embedder(request.EmbeddingModel).GenerateAsync([request.Question], cancellationToken: ct))[0];
-        if (IsZero(embedding.Vector.Span)) return []; // a question without words has no direction: nothing is near it
-        var query = VectorText.Format(embedding.Vector.Span);
+        var query = await question.GetAsync(ct);
+        if (IsZero(query.Memory.Span)) return []; // a question without words has no direction: nothing is near it
 
         if (strategy == "sequential")
         {
@@ -91,7 +89,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
             .Take(max);
     }
 
-    private async Task<List<Passage>> VectorSearchAsync(RetrievalRequest request, RagSource source, string query, CancellationToken ct)
+    private async Task<List<Passage>> VectorSearchAsync(RetrievalRequest request, RagSource source, Vector query, CancellationToken ct)
     {
         var (rows, _) = await SearchAsync(request, source, query, withText: false, ct);
         var weight = source.Weight ?? 1;
@@ -99,7 +97,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
     }
 
     /// <summary>Reciprocal-rank fusion of the vector ranking and the full-text ranking of one source.</summary>
-    private async Task<List<Passage>> EnsembleAsync(RetrievalRequest request, RagSource source, string query, CancellationToken ct)
+    private async Task<List<Passage>> EnsembleAsync(RetrievalRequest request, RagSource source, Vector query, CancellationToken ct)
     {
         var (vector, text) = await SearchAsync(request, source, query, withText: true, ct);
         var weight = source.Weight ?? 1;
@@ -125,7 +123,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
     }
 
     /// <summary>One round trip: the nearest chunks (and, for ensemble, the best full-text matches) of one source.</summary>
-    private async Task<(List<Row> Vector, List<Row> Text)> SearchAsync(RetrievalRequest request, RagSource source, string query, bool withText, CancellationToken ct)
+    private async Task<(List<Row> Vector, List<Row> Text)> SearchAsync(RetrievalRequest request, RagSource source, Vector query, bool withText, CancellationToken ct)
     {
         var dimensions = request.EmbeddingModel.Dimensions ?? throw new InvalidOperationException($"Embedding model '{request.EmbeddingModel.Id}' has no Dimensions.");
         var scope = source.Name switch
@@ -147,10 +145,10 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
         var vectorSql = $"""
             WITH hits AS MATERIALIZED (
                 SELECT c.id AS chunk_id, c.document_id, c.page_from, c.page_to, c.content,
-                       c.embedding::vector({dimensions}) <=> @Query::vector({dimensions}) AS distance
+                       c.embedding::vector({dimensions}) <=> @Query AS distance
                 FROM chunks c
                 WHERE c.embedding_model = @Model AND {scope} AND c.metadata @> @Filters::jsonb
-                ORDER BY c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})
+                ORDER BY c.embedding::vector({dimensions}) <=> @Query
                 LIMIT @Limit
             )
             SELECT {rowColumns}, 1 - h.distance AS score
@@ -187,7 +185,7 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
     /// <summary>The question's words OR-ed into a tsquery; only letters and digits, so the text is safe to parse.</summary>
     private static string Words(string question) => string.Join(" | ", Snippets.Words(question).Distinct().Take(32));
 
-    private async Task<IEnumerable<Passage>> AttachmentsAsync(RetrievalRequest request, CancellationToken ct)
+    private async Task<IEnumerable<Passage>> AttachmentsAsync(RetrievalRequest request, QuestionEmbedding question, CancellationToken ct)
     {
         var passages = new List<Passage>();
         foreach (var attachment in request.Attachments?.Attachments ?? [])
@@ -195,28 +193,28 @@ public sealed class Retriever(NpgsqlDataSource db, ModelProviders providers, Doc
             var id = attachment.DocumentId!.Value;
             var budget = attachment.MaxTokens ?? request.TokenBudget;
             var found = attachment.IncludeFullContent == false
-                ? await BestExcerptsAsync(request, id, ct)
+                ? await BestExcerptsAsync(request, question, id, ct)
                 : await WholeDocumentsAsync(request, [id], attachment.Title, "attachment", ct);
             passages.AddRange(WithinBudget(found, budget));
         }
         return passages;
     }
 
-    private async Task<IEnumerable<Passage>> BestExcerptsAsync(RetrievalRequest request, Guid documentId, CancellationToken ct)
+    private async Task<IEnumerable<Passage>> BestExcerptsAsync(RetrievalRequest request, QuestionEmbedding question, Guid documentId, CancellationToken ct)
     {
         var owner = new DocumentOwner(request.SessionId, request.AssistantId);
         await ingestion.EnsureChunksAsync(owner, request.EmbeddingModel, ct);
-        var embedding = (await providers.Embedder(request.EmbeddingModel).GenerateAsync([request.Question], cancellationToken: ct))[0];
+        var query = await question.GetAsync(ct);
         var dimensions = request.EmbeddingModel.Dimensions!.Value;
         await using var conn = await db.OpenConnectionAsync(ct);
         var rows = await conn.QueryAsync<Row>(new CommandDefinition($"""
             SELECT c.id AS chunk_id, c.document_id, coalesce(d.metadata->>'title', d.filename) AS title, c.content, c.page_from AS page,
-                   1 - (c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})) AS score
+                   1 - (c.embedding::vector({dimensions}) <=> @Query) AS score
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.document_id = @DocumentId AND c.embedding_model = @Model
-            ORDER BY c.embedding::vector({dimensions}) <=> @Query::vector({dimensions})
+            ORDER BY c.embedding::vector({dimensions}) <=> @Query
             LIMIT 20
-            """, new { DocumentId = documentId, Model = request.EmbeddingModel.Id, Query = VectorText.Format(embedding.Vector.Span) }, cancellationToken: ct));
+            """, new { DocumentId = documentId, Model = request.EmbeddingModel.Id, Query = query }, cancellationToken: ct));
         return rows.Select(r => ToPassage(r, r.Score, "attachment"));
     }
 

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace ChatSlices.Infrastructure.Chat;
+namespace ChatSlices.Features.StreamChat;
 
 public sealed class ChatSettings
 {

@@ -1,6 +1,7 @@
+using ChatSlices.Infrastructure;
 using System.Text.RegularExpressions;
 
-namespace ChatSlices.Infrastructure.Retrieval;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>The part of a passage worth showing next to a citation: the sentence sharing most words with the question.</summary>
 public static partial class Snippets

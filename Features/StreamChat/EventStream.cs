@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace ChatSlices.Infrastructure.Streaming;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>One event of a stream: its type (SSE <c>event:</c>) and its payload, serialized as JSON.</summary>
 public readonly record struct StreamEvent(string Type, object? Data);

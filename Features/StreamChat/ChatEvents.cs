@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace ChatSlices.Infrastructure.Chat;
+namespace ChatSlices.Features.StreamChat;
 
 /// <summary>What the chat pipeline produces; every door (SSE, NDJSON, tokens, OpenAI chunks, one JSON body) formats these.</summary>
 public abstract record ChatEvent

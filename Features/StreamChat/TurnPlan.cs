@@ -1,0 +1,41 @@
+using ChatSlices.Infrastructure;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.RateLimiting;
+using Microsoft.SemanticKernel.Connectors.OpenAI;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>
+/// A chat turn that passed every check (<see cref="ResolveTurn"/>): where it is stored, who asks, the model and what it
+/// will be asked, where its context comes from. Nothing has been written yet.
+/// </summary>
+public sealed record TurnPlan(TurnIds Ids, TurnOwner Owner, ModelSpec Model, TurnPrompt Prompt, TurnContext Context,
+    OpenAIPromptExecutionSettings Settings, TokenQuota.Reservation? Reservation)
+{
+    /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
+    public long TokensUsed { get; set; }
+}
+
+public sealed record TurnIds(Guid SessionId, bool NewSession, Guid UserMessageId, Guid MessageId);
+
+public sealed record TurnOwner(string? UserId, string? ApplicationId, Guid? AssistantId);
+
+public sealed record PastTurn(string Role, string Content);
+
+/// <summary>The parts of the prompt before context is added; <paramref name="Budget"/> is what the model's window leaves for it.</summary>
+public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> History, string UserText, Guid? PromptId, int Budget)
+{
+    public string Title
+    {
+        get
+        {
+            var flat = UserText.CollapseWhitespace();
+            if (flat.Length <= 60) return flat;
+            var cut = flat.LastIndexOf(' ', 60);
+            return flat[..(cut > 20 ? cut : 60)] + "…";
+        }
+    }
+}
+
+/// <summary>Where the turn's context comes from: retrieval (null for <c>context_mode: none</c>) and the semantic cache (null when not cacheable).</summary>
+public sealed record TurnContext(RetrievalRequest? Retrieval, SemanticCache.Key? CacheKey, ModelSpec EmbeddingModel);
