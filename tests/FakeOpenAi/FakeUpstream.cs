@@ -66,6 +66,9 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     public FakeScript Script { get; set; } = new();
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
+
+    /// <summary>Every text sent to <c>/v1/embeddings</c>, in order.</summary>
+    public ConcurrentQueue<string> EmbeddedTexts { get; } = new();
     public string BaseUrl { get; }
 
     public static long Now => Stopwatch.GetTimestamp();
@@ -180,10 +183,11 @@ public sealed class FakeUpstream : IAsyncDisposable
     }
 
     /// <summary>Deterministic 8-dimensional vectors from the text's characters.</summary>
-    private static async Task EmbeddingsAsync(HttpContext http)
+    private async Task EmbeddingsAsync(HttpContext http)
     {
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
         var inputs = body["input"] is JsonArray array ? array.Select(n => n!.GetValue<string>()).ToList() : [body["input"]!.GetValue<string>()];
+        foreach (var input in inputs) EmbeddedTexts.Enqueue(input);
         var data = inputs.Select((text, index) =>
         {
             var v = new float[8];
