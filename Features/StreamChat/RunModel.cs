@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text;
 using ChatSlices.Infrastructure.AI;
 using Microsoft.Extensions.Options;
@@ -37,59 +35,23 @@ public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, 
     };
 
     /// <summary>
-    /// The reply's text pieces; how it ended is left in <paramref name="reply"/>. <paramref name="beforeFirstText"/> is
-    /// awaited before the first piece is given out (the user's turn must be stored first); a failure from it ends the reply.
+    /// Sends the request now (the caller may still be storing the turn while the model thinks); the reply is read with
+    /// <see cref="ModelCall.TextAsync"/>. Disposing the call cancels the request if it is still running.
     /// </summary>
-    public async IAsyncEnumerable<string> StreamAsync(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings,
-        ModelReply reply, Task<ChatFailed?> beforeFirstText, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        var timeouts = ai.Value;
-        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
-        upstream.CancelAfter(TimeSpan.FromSeconds(timeouts.FirstTokenTimeoutSeconds));
-        var started = Stopwatch.GetTimestamp();
-        var firstText = true;
-        await using var chunks = providers.ChatService(model)
-            .GetStreamingChatMessageContentsAsync(prompt, settings, cancellationToken: upstream.Token).GetAsyncEnumerator(upstream.Token);
-        while (true)
-        {
-            bool more;
-            try
-            {
-                more = await chunks.MoveNextAsync();
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                reply.Failure = lifetime.ApplicationStopping.IsCancellationRequested
-                    ? ShuttingDown
-                    : ProviderFailure(e, upstream.IsCancellationRequested, firstText, timeouts);
-                yield break;
-            }
-            if (!more) yield break;
-
-            var chunk = chunks.Current;
-            reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;
-            reply.Usage = ModelReplyMetadata.UsageOf(chunk.Metadata) ?? reply.Usage;
-            var text = chunk.Content;
-            if (string.IsNullOrEmpty(text)) continue;
-            if (firstText)
-            {
-                firstText = false;
-                if (await beforeFirstText is { } failed) { reply.Failure = failed; yield break; }
-                var left = TimeSpan.FromSeconds(timeouts.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(started);
-                upstream.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero); // a first token later than the whole reply's timeout
-            }
-            reply.Text.Append(text);
-            yield return text;
-        }
-    }
+    public ModelCall Start(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings, CancellationToken ct) =>
+        new(providers.ChatService(model), prompt, settings, ai.Value, lifetime.ApplicationStopping, ct);
 
     /// <summary>The whole reply at once, with the same timeouts and failures (for callers that do not stream).</summary>
     public async Task<ModelReply> CompleteAsync(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings, CancellationToken ct)
     {
         var reply = new ModelReply();
-        await foreach (var _ in StreamAsync(model, prompt, settings, reply, Task.FromResult<ChatFailed?>(null), ct)) { }
+        await using var call = Start(model, prompt, settings, ct);
+        await foreach (var _ in call.TextAsync(reply)) { }
         return reply;
     }
+
+    internal static ChatFailed Failure(Exception e, bool stopping, bool timedOut, bool beforeFirstText, AiSettings settings) =>
+        stopping ? ShuttingDown : ProviderFailure(e, timedOut, beforeFirstText, settings);
 
     private static ChatFailed ProviderFailure(Exception e, bool timedOut, bool beforeFirstText, AiSettings settings)
     {

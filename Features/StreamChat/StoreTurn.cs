@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ChatSlices.Infrastructure.Prompts;
+using ChatSlices.Infrastructure.RateLimiting;
 using Dapper;
 using Npgsql;
 
@@ -33,10 +34,11 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
         {PromptUsage.CountSql};
         """;
 
+    // updated_at is touched once a turn, when the reply is stored: each touch rewrites the row's index entries.
     private const string InsertTurnSql = $"""
         INSERT INTO chat_messages (id, session_id, role, content, model)
         VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
-        UPDATE chat_sessions SET updated_at = now(), title = coalesce(title, @Title) WHERE id = @SessionId;
+        UPDATE chat_sessions SET title = @Title WHERE id = @SessionId AND title IS NULL;
         {PromptUsage.CountSql};
         """;
 
@@ -67,18 +69,24 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
         }
     }
 
-    /// <summary>Stores the reply; false (logged) when the database cannot take it, so the stream can say so.</summary>
+    /// <summary>
+    /// Stores the reply, touches the session and settles the quota reservation: one round trip, one transaction.
+    /// False (logged) when the database cannot take it, so the stream can say so.
+    /// </summary>
     public async Task<bool> ReplyAsync(TurnPlan plan, StoredReply reply)
     {
         plan.TokensUsed = reply.Tokens.Prompt + reply.Tokens.Completion;
+        var reservation = plan.Reservation;
         try
         {
-            await ExecuteDetachedAsync(InsertReplySql, new
+            await ExecuteDetachedAsync(reservation is null ? InsertReplySql : InsertReplySql + TokenQuota.SettleInTransactionSql, new
             {
                 plan.Ids.MessageId, plan.Ids.SessionId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
                 Sources = JsonSerializer.Serialize(reply.Sources, StoredJson),
+                reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,
             });
+            plan.Settled = reservation is not null;
             return true;
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)

@@ -7,10 +7,11 @@ using Microsoft.SemanticKernel.ChatCompletion;
 namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
-/// Step 7 of a chat turn, the event stream: <c>session</c>, then the user's turn stored while the semantic cache and
-/// retrieval run, <c>sources</c>, the model's <c>text</c> as it arrives (only once the user's turn is stored), the reply
-/// stored (complete, interrupted or error) however the stream ends, <c>usage</c> and <c>done</c>. The quota reservation
-/// is settled to what the stored reply counts.
+/// Step 7 of a chat turn, the event stream. The user's turn is committed while the semantic cache, retrieval and the
+/// model call run; once it is, <c>session</c> and <c>sources</c>, then the model's <c>text</c> as it arrives, the reply
+/// stored (complete, interrupted or error) however the stream ends, <c>usage</c> and <c>done</c>. A turn that cannot be
+/// stored cancels the model call and ends with <c>error</c> and <c>done</c>. The quota reservation is settled to what
+/// the stored reply counts.
 /// </summary>
 public sealed class TurnEvents(
     StoreTurn store, SemanticCache cache, Retriever retriever, RunModel model, ModelProviders providers, TokenQuota quota, ILogger<TurnEvents> logger)
@@ -31,18 +32,16 @@ public sealed class TurnEvents(
         }
         finally
         {
-            if (plan.Reservation is { } reservation) await quota.SettleAsync(reservation, plan.TokensUsed);
+            // Settled with the stored reply when there is one; otherwise (nothing stored) here.
+            if (plan.Reservation is { } reservation && !plan.Settled) await quota.SettleAsync(reservation, plan.TokensUsed);
         }
     }
 
     private async IAsyncEnumerable<ChatEvent> TurnAsync(TurnPlan plan, [EnumeratorCancellation] CancellationToken ct)
     {
-        var ids = plan.Ids;
-        yield return new SessionStarted(ids.SessionId, ids.MessageId, ids.UserMessageId, plan.Model.Id, plan.Owner.AssistantId);
-        // Awaited before the first token and before the reply is stored (the reply row refers to the session it may create).
+        // The user's turn is committed while the cache, retrieval and the model work; nothing is told before it is.
         var userTurn = store.UserTurnAsync(plan);
         var question = new QuestionEmbedding(providers.Embedder(plan.Context.EmbeddingModel), plan.Prompt.UserText);
-
         if (await LookupCacheAsync(plan, question, ct) is { } hit)
         {
             await foreach (var e in ReplayAsync(plan, hit, userTurn, ct)) yield return e;
@@ -51,20 +50,24 @@ public sealed class TurnEvents(
 
         var (passages, retrievalFailure) = await RetrieveAsync(plan, question, ct);
         var citations = passages.Select(p => BuildPrompt.Cite(p, plan.Prompt.UserText)).ToList();
-        yield return new SourcesFound(citations);
         var prompt = BuildPrompt.For(plan.Prompt, passages);
-
         var reply = new ModelReply { Failure = retrievalFailure };
+        // Disposing the call cancels the request when the turn ends before its reply does (a failed commit, a client gone).
+        await using var call = reply.Failure is null ? model.Start(plan.Model, prompt, plan.Settings, ct) : null;
+        if (await userTurn is { } notStored)
+        {
+            yield return notStored;
+            yield return new Done(false, plan.Ids.SessionId, plan.Ids.MessageId, null, Cached: false);
+            yield break;
+        }
         var stored = false;
         try
         {
-            if (reply.Failure is null)
-                await foreach (var text in model.StreamAsync(plan.Model, prompt, plan.Settings, reply, userTurn, ct))
-                    yield return new TextDelta(text);
-
-            var turnFailure = await userTurn;
-            reply.Failure ??= turnFailure;
-            if (turnFailure is null && !await store.ReplyAsync(plan, Stored(plan, prompt, reply, StatusAfter(reply.Failure), reply.Failure?.Message, citations)))
+            yield return Started(plan);
+            yield return new SourcesFound(citations);
+            if (call is not null)
+                await foreach (var text in call.TextAsync(reply)) yield return new TextDelta(text);
+            if (!await store.ReplyAsync(plan, Stored(plan, prompt, reply, StatusAfter(reply.Failure), reply.Failure?.Message, citations)))
                 reply.Failure ??= StoreTurn.StorageFailed;
             stored = true;
             await foreach (var e in EndAsync(plan, prompt, reply, question, citations)) yield return e;
@@ -72,10 +75,12 @@ public sealed class TurnEvents(
         finally
         {
             // The client went away (or the writer failed): keep what was said, marked as interrupted.
-            if (!stored && await userTurn is null)
-                await store.ReplyAsync(plan, Stored(plan, prompt, reply, "interrupted", null, citations));
+            if (!stored) await store.ReplyAsync(plan, Stored(plan, prompt, reply, "interrupted", null, citations));
         }
     }
+
+    private static SessionStarted Started(TurnPlan plan) =>
+        new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Ids.UserMessageId, plan.Model.Id, plan.Owner.AssistantId);
 
     /// <summary>After the reply is stored: the failure and an incomplete done, or usage and done (and the answer cached).</summary>
     private async IAsyncEnumerable<ChatEvent> EndAsync(TurnPlan plan, ChatHistory prompt, ModelReply reply, QuestionEmbedding question, List<Citation> citations)
@@ -128,14 +133,15 @@ public sealed class TurnEvents(
     private async IAsyncEnumerable<ChatEvent> ReplayAsync(TurnPlan plan, SemanticCache.Hit hit, Task<ChatFailed?> userTurn, [EnumeratorCancellation] CancellationToken ct)
     {
         var ids = plan.Ids;
-        var citations = JsonSerializer.Deserialize<List<Citation>>(hit.Sources, StoreTurn.StoredJson) ?? [];
-        yield return new SourcesFound(citations);
         if (await userTurn is { } failed)
         {
             yield return failed;
             yield return new Done(false, ids.SessionId, ids.MessageId, null, Cached: true);
             yield break;
         }
+        var citations = JsonSerializer.Deserialize<List<Citation>>(hit.Sources, StoreTurn.StoredJson) ?? [];
+        yield return Started(plan);
+        yield return new SourcesFound(citations);
         var told = new System.Text.StringBuilder();
         bool? stored = null; // null until the whole answer has been told
         try

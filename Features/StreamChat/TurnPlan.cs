@@ -14,6 +14,9 @@ public sealed record TurnPlan(TurnIds Ids, TurnOwner Owner, ModelSpec Model, Tur
 {
     /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
     public long TokensUsed { get; set; }
+
+    /// <summary>The quota reservation was settled in the transaction that stored the reply.</summary>
+    public bool Settled { get; set; }
 }
 
 public sealed record TurnIds(Guid SessionId, bool NewSession, Guid UserMessageId, Guid MessageId);

@@ -25,6 +25,10 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
         RETURNING tokens;
         """;
 
+    /// <summary>The settlement, for a caller that runs it in its own transaction (the one storing the turn's reply).</summary>
+    public const string SettleInTransactionSql =
+        "UPDATE usage_daily SET tokens = greatest(0, tokens - @Reserved + @Used) WHERE subject = @Subject AND day = @Day";
+
     private const string SettleSql = """
         UPDATE usage_daily SET tokens = greatest(0, tokens - @Reserved + @Used)
         FROM (SELECT set_config('synchronous_commit', 'off', true)) relaxed

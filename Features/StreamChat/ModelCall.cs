@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using ChatSlices.Infrastructure.AI;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+using Microsoft.SemanticKernel.Connectors.OpenAI;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>
+/// One model call in flight (<see cref="RunModel.Start"/>): the request is sent when the call is made, and the reply
+/// read later. Owns the first-token and whole-reply timeouts; the client leaving or the service stopping cuts it short.
+/// </summary>
+public sealed class ModelCall : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _upstream;
+    private readonly CancellationToken _requestAborted;
+    private readonly CancellationToken _stopping;
+    private readonly AiSettings _settings;
+    private readonly IAsyncEnumerator<StreamingChatMessageContent> _chunks;
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private ValueTask<bool> _next;
+    private bool _nextPending; // a ValueTask is awaited once: by the reader, or else by DisposeAsync
+
+    internal ModelCall(IChatCompletionService service, ChatHistory prompt, OpenAIPromptExecutionSettings settings, AiSettings timeouts,
+        CancellationToken stopping, CancellationToken requestAborted)
+    {
+        _settings = timeouts;
+        _stopping = stopping;
+        _requestAborted = requestAborted;
+        _upstream = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
+        _upstream.CancelAfter(TimeSpan.FromSeconds(timeouts.FirstTokenTimeoutSeconds));
+        _chunks = service.GetStreamingChatMessageContentsAsync(prompt, settings, cancellationToken: _upstream.Token).GetAsyncEnumerator(_upstream.Token);
+        _next = _chunks.MoveNextAsync(); // the request goes out now
+        _nextPending = true;
+    }
+
+    /// <summary>The reply's text pieces as they arrive; how it ended is left in <paramref name="reply"/>.</summary>
+    public async IAsyncEnumerable<string> TextAsync(ModelReply reply)
+    {
+        var firstText = true;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                _nextPending = false;
+                more = await _next;
+            }
+            catch (Exception e) when (!_requestAborted.IsCancellationRequested)
+            {
+                reply.Failure = RunModel.Failure(e, _stopping.IsCancellationRequested, _upstream.IsCancellationRequested, firstText, _settings);
+                yield break;
+            }
+            if (!more) yield break;
+
+            var chunk = _chunks.Current;
+            reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;
+            reply.Usage = ModelReplyMetadata.UsageOf(chunk.Metadata) ?? reply.Usage;
+            var text = chunk.Content;
+            if (!string.IsNullOrEmpty(text) && firstText)
+            {
+                firstText = false;
+                var left = TimeSpan.FromSeconds(_settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(_started);
+                _upstream.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero); // a first token later than the whole reply's timeout
+            }
+            _next = _chunks.MoveNextAsync();
+            _nextPending = true;
+            if (string.IsNullOrEmpty(text)) continue;
+            reply.Text.Append(text);
+            yield return text;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _upstream.CancelAsync();
+        if (_nextPending)
+        {
+            _nextPending = false;
+            try
+            {
+                await _next;
+            }
+            catch (Exception)
+            {
+                // Cut short by the cancel above: nobody reads this reply any more.
+            }
+        }
+        await _chunks.DisposeAsync();
+        _upstream.Dispose();
+    }
+}
