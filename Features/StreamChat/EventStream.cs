@@ -50,7 +50,7 @@ public sealed class EventStream
     {
         var stream = new EventStream(http, ndjson, writeTimeout);
         stream.Start(ndjson ? NdjsonContentType : SseContentType);
-        await stream.PumpAsync(events, heartbeat, http.RequestAborted, stream.WriteEventAsync);
+        await stream.PumpAsync(events, heartbeat, http.RequestAborted, stream.WriteEvent);
     }
 
     /// <summary>Plain SSE data lines produced by <paramref name="lines"/>, each a whole SSE message (used by the token and OpenAI formats).</summary>
@@ -58,7 +58,7 @@ public sealed class EventStream
     {
         var stream = new EventStream(http, ndjson: false, writeTimeout);
         stream.Start(SseContentType);
-        await stream.PumpAsync(lines, heartbeat, http.RequestAborted, stream.WriteDataMessageAsync);
+        await stream.PumpAsync(lines, heartbeat, http.RequestAborted, stream.WriteDataMessage);
     }
 
     private void Start(string contentType)
@@ -70,31 +70,80 @@ public sealed class EventStream
         _response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
     }
 
-    private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Func<T, ValueTask> write)
+    /// <summary>
+    /// Writes each item as it comes. After an item, the next is asked for at once: when it is already there (the model
+    /// sent several chunks together) it goes into the same flush; the flush happens before waiting for one that is not.
+    /// </summary>
+    private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Action<T> write)
     {
         await _response.StartAsync(ct);
         using var stopBeating = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var beating = _ndjson ? Task.CompletedTask : BeatAsync(heartbeat, stopBeating.Token, ct);
         try
         {
-            await foreach (var item in items.WithCancellation(ct))
-            {
-                await _writing.WaitAsync(ct);
-                try
-                {
-                    await write(item);
-                    Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
-                }
-                finally
-                {
-                    _writing.Release();
-                }
-            }
+            await using var item = items.GetAsyncEnumerator(ct);
+            var more = await item.MoveNextAsync();
+            while (more)
+                more = await await WriteReadyAsync(item, write, ct);
         }
         finally
         {
             await stopBeating.CancelAsync();
             await beating;
+        }
+    }
+
+    /// <summary>
+    /// Writes the current item and every next one that is already there (up to <see cref="MaxUnflushedBytes"/>), then
+    /// flushes once. Returns the move to the next item (still pending, or its result).
+    /// </summary>
+    private async ValueTask<ValueTask<bool>> WriteReadyAsync<T>(IAsyncEnumerator<T> item, Action<T> write, CancellationToken ct)
+    {
+        await _writing.WaitAsync(ct);
+        try
+        {
+            ValueTask<bool> next;
+            while (true)
+            {
+                write(item.Current);
+                next = item.MoveNextAsync();
+                if (!next.IsCompletedSuccessfully) break;
+                var more = next.Result; // read once: what is returned from here is a plain value
+                next = new ValueTask<bool>(more);
+                if (!more || Unflushed() >= MaxUnflushedBytes) break;
+            }
+            try
+            {
+                await FlushAsync(ct);
+            }
+            catch when (!next.IsCompleted)
+            {
+                await Drain(next); // the enumerator cannot be disposed while a move is pending
+                throw;
+            }
+            Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
+            return next;
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    /// <summary>A batch goes out at this size at the latest: a flush is where a slow reader holds the producer back.</summary>
+    private const int MaxUnflushedBytes = 16 * 1024;
+
+    private long Unflushed() => _response.BodyWriter.CanGetUnflushedBytes ? _response.BodyWriter.UnflushedBytes : MaxUnflushedBytes;
+
+    private static async Task Drain(ValueTask<bool> pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception)
+        {
+            // The stream is failing already; this item is not written.
         }
     }
 
@@ -132,8 +181,8 @@ public sealed class EventStream
 
     private bool IsRecent(TimeSpan heartbeat) => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWrite)) < heartbeat;
 
-    /// <summary>The event straight into the response's buffer (no intermediate strings), then one flush.</summary>
-    private ValueTask WriteEventAsync(StreamEvent item)
+    /// <summary>The event straight into the response's buffer (no intermediate strings).</summary>
+    private void WriteEvent(StreamEvent item)
     {
         var output = _response.BodyWriter;
         if (_ndjson)
@@ -154,7 +203,6 @@ public sealed class EventStream
             WriteJson(item.Data);
             output.Write("\n\n"u8);
         }
-        return FlushAsync(_response.HttpContext.RequestAborted);
     }
 
     private void WriteJson(object? value)
@@ -166,7 +214,7 @@ public sealed class EventStream
     }
 
     /// <summary>A data message; a value with line breaks becomes several <c>data:</c> lines, as the SSE spec asks.</summary>
-    private ValueTask WriteDataMessageAsync(string value)
+    private void WriteDataMessage(string value)
     {
         var output = _response.BodyWriter;
         foreach (var line in value.ReplaceLineEndings("\n").Split('\n'))
@@ -176,7 +224,6 @@ public sealed class EventStream
             output.Write("\n"u8);
         }
         output.Write("\n"u8);
-        return FlushAsync(_response.HttpContext.RequestAborted);
     }
 
     private ValueTask WriteAndFlushAsync(ReadOnlySpan<byte> bytes, CancellationToken ct)
