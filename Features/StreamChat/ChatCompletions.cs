@@ -66,7 +66,7 @@ public static class ChatCompletions
             Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens);
         var outcome = await mediator.Send(new StreamChat.Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
-        var run = outcome.Value!;
+        await using var run = outcome.Value!;
         var id = "chatcmpl-" + run.MessageId.ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ChatSlices.Infrastructure.Errors;
 
 namespace ChatSlices.Features.StreamChat;
 
@@ -33,6 +34,13 @@ public sealed record UsageReported(int PromptTokens, int CompletionTokens, int T
 public sealed record ChatFailed(string Code, string Message) : ChatEvent
 {
     [JsonIgnore] public int HttpStatus { get; init; } = StatusCodes.Status502BadGateway;
+    [JsonIgnore] public int? RetryAfterSeconds { get; init; }
+
+    public static ChatFailed From(Failure failure) =>
+        new(failure.Code ?? "error", failure.Detail) { HttpStatus = failure.Status, RetryAfterSeconds = failure.RetryAfterSeconds };
+
+    public Failure ToFailure() => new(HttpStatus, Message, Code) { RetryAfterSeconds = RetryAfterSeconds };
+
     [JsonIgnore] public override string Type => "error";
 }
 
@@ -42,8 +50,59 @@ public sealed record Done(bool Completed, Guid SessionId, Guid MessageId, string
     [JsonIgnore] public override string Type => "done";
 }
 
-/// <summary>A chat turn that passed every check and is ready to stream. Nothing has been written yet.</summary>
-public sealed record ChatRun(Guid SessionId, Guid MessageId, string Model, Guid? AssistantId, IAsyncEnumerable<ChatEvent> Events);
+/// <summary>
+/// A chat turn that passed every check and is ready to stream. Once opened (<see cref="OpenAsync"/>) it has started:
+/// a door that cannot read its events (the client left before the first byte) disposes it, which ends the turn as a
+/// client that leaves mid-stream does.
+/// </summary>
+public sealed record ChatRun(Guid SessionId, Guid MessageId, string Model, Guid? AssistantId, IAsyncEnumerable<ChatEvent> Events) : IAsyncDisposable
+{
+    /// <summary>The started turn's events, until they are read or the run is disposed (whichever comes first takes them).</summary>
+    private sealed class Started(IAsyncEnumerator<ChatEvent> events)
+    {
+        private IAsyncEnumerator<ChatEvent>? _events = events;
+
+        public IAsyncEnumerator<ChatEvent>? Take() => Interlocked.Exchange(ref _events, null);
+    }
+
+    private Started? Opened { get; init; }
+
+    /// <summary>
+    /// Runs the turn up to its first event: the turn started (its events from that one on), or the failure that kept it
+    /// from starting (over quota, not stored), for the door to answer with an HTTP error before its first byte.
+    /// </summary>
+    public async Task<Outcome<ChatRun>> OpenAsync(CancellationToken ct)
+    {
+        var events = Events.GetAsyncEnumerator(ct);
+        if (!await events.MoveNextAsync()) throw new InvalidOperationException("The chat run ended before it started.");
+        if (events.Current is ChatFailed notStarted)
+        {
+            await events.DisposeAsync();
+            return notStarted.ToFailure();
+        }
+        var started = new Started(events);
+        return this with { Events = FromFirst(started), Opened = started };
+    }
+
+    private static async IAsyncEnumerable<ChatEvent> FromFirst(Started started)
+    {
+        var events = started.Take() ?? throw new InvalidOperationException("A chat run's events are read once.");
+        try
+        {
+            do yield return events.Current;
+            while (await events.MoveNextAsync());
+        }
+        finally
+        {
+            await events.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Opened?.Take() is { } unread) await unread.DisposeAsync();
+    }
+}
 
 /// <summary>A whole run read to its end, for the doors that answer with one JSON body.</summary>
 public sealed record ChatTranscript(SessionStarted Session, IReadOnlyList<Citation> Sources, string Text,

@@ -15,7 +15,7 @@ namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
 /// Step 1 of a chat turn: everything that can fail before the first byte — the session and its history (owner only),
-/// the assistant, the stored prompt, the model, the documents named, the daily token quota — into a <see cref="TurnPlan"/>.
+/// the assistant, the stored prompt, the model, the documents named, the quota reservation it needs — into a <see cref="TurnPlan"/>.
 /// </summary>
 public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, TokenQuota quota, IOptions<AiSettings> ai, IOptions<ChatSettings> chat)
 {
@@ -71,8 +71,8 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             model.Value.ContextWindow - maxTokens);
         var context = Context(body, ids, assistant, model.Value, embeddingModel.Value!, prompt, referenced.Length > 0);
 
-        var reservation = await quota.ReserveAsync(caller, QuotaEstimate(prompt, context.Retrieval is not null && (session is not null || assistant is not null)) + maxTokens, ct);
-        if (reservation.Failure is { } overQuota) return overQuota;
+        // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).
+        var reservation = quota.For(caller, QuotaEstimate(prompt, context.Retrieval is not null && (session is not null || assistant is not null)) + maxTokens);
 
         var settings = new OpenAIPromptExecutionSettings
         {
@@ -80,7 +80,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             Temperature = body.Temperature ?? assistant?.Settings.Temperature ?? 0.7,
             MaxTokens = maxTokens,
         };
-        return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation.Value);
+        return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation);
     }
 
     private async Task<(SessionRow? Session, List<PastTurn> History, bool NotFound)> LoadSessionAsync(

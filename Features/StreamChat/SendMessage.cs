@@ -118,7 +118,8 @@ public static class SendMessage
         {
             var prepared = await mediator.Send(new StreamChat.Command(command.AsChatRequest(), command.User, command.Caller, OwnSessionOnly: true), ct);
             if (prepared.Failure is { } failure) return failure;
-            var transcript = await ChatTranscript.CollectAsync(prepared.Value!.Events, ct);
+            await using var run = prepared.Value!;
+            var transcript = await ChatTranscript.CollectAsync(run.Events, ct);
             if (transcript.Failure is { } failed) return new Failure(failed.HttpStatus, failed.Message, failed.Code);
 
             await using var conn = await db.OpenConnectionAsync(ct);

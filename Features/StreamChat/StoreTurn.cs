@@ -1,5 +1,4 @@
 using System.Text.Json;
-using ChatSlices.Infrastructure.Prompts;
 using ChatSlices.Infrastructure.RateLimiting;
 using Dapper;
 using Npgsql;
@@ -11,10 +10,11 @@ public sealed record StoredReply(string Content, string Status, string? Error, s
     IReadOnlyList<Citation> Sources);
 
 /// <summary>
-/// Step 2 of a chat turn: the user's turn (with the session when it is new) and, however the stream ends, the reply.
+/// Step 2 of a chat turn: its start (quota reservation, the session when it is new, the user's turn) and, however the
+/// stream ends, the reply.
 /// Both writes must land even when the client has gone: they are not tied to the request, only bounded by a timeout.
 /// </summary>
-public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
+public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<StoreTurn> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
@@ -25,23 +25,6 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
 
     internal static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    // The stored prompt a turn was built from counts a use here, with the turn: only a turn that passed every check.
-    private const string InsertSessionAndTurnSql = $"""
-        INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
-        VALUES (@SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title);
-        INSERT INTO chat_messages (id, session_id, role, content, model)
-        VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
-        {PromptUsage.CountSql};
-        """;
-
-    // updated_at is touched once a turn, when the reply is stored: each touch rewrites the row's index entries.
-    private const string InsertTurnSql = $"""
-        INSERT INTO chat_messages (id, session_id, role, content, model)
-        VALUES (@UserMessageId, @SessionId, 'user', @Content, @Model);
-        UPDATE chat_sessions SET title = @Title WHERE id = @SessionId AND title IS NULL;
-        {PromptUsage.CountSql};
-        """;
-
     private const string InsertReplySql = """
         INSERT INTO chat_messages (id, session_id, role, content, model, status, error, finish_reason,
                                    prompt_tokens, completion_tokens, cost, usage_estimated, sources)
@@ -50,21 +33,64 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
         """;
 
-    /// <summary>Stores the user's turn; the failure to tell the client (logged) when the database cannot take it.</summary>
-    public async Task<ChatFailed?> UserTurnAsync(TurnPlan plan)
+    /// <summary>
+    /// The turn's start in one round trip and one transaction: the quota reservation (when the caller's tier has a
+    /// daily limit), the session if it is new, the user's turn and the use of the stored prompt it was built from —
+    /// all of it, or nothing when the reservation does not fit (then <c>started</c> is false).
+    /// </summary>
+    private static string StartSql(bool metered, bool newSession)
     {
+        var session = newSession
+            ? """
+              new_session AS (
+                  INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
+                  SELECT @SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title FROM allowed WHERE ok
+              )
+              """
+            // updated_at is touched once a turn, when the reply is stored: each touch rewrites the row's index entries.
+            : """
+              titled AS (UPDATE chat_sessions SET title = @Title WHERE id = @SessionId AND title IS NULL AND (SELECT ok FROM allowed))
+              """;
+        return $"""
+            {(metered ? TokenQuota.EnsureDaySql : "")}
+            WITH {(metered ? TokenQuota.ReservedCte + "," : "")}
+            allowed AS (SELECT {(metered ? "EXISTS (SELECT 1 FROM reserved)" : "true")} AS ok),
+            {session},
+            turn AS (
+                INSERT INTO chat_messages (id, session_id, role, content, model)
+                SELECT @UserMessageId, @SessionId, 'user', @Content, @Model FROM allowed WHERE ok
+            ),
+            counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed))
+            SELECT ok AS started FROM allowed
+            """;
+    }
+
+    private static readonly string[] StartStatements = [StartSql(false, false), StartSql(false, true), StartSql(true, false), StartSql(true, true)];
+
+    /// <summary>
+    /// Starts the turn (<see cref="StartSql"/>); the failure to tell the client when the quota refuses it (429) or the
+    /// database cannot take it (503, logged). Nothing is stored or reserved then.
+    /// </summary>
+    public async Task<ChatFailed?> StartAsync(TurnPlan plan)
+    {
+        var reservation = plan.Reservation;
         try
         {
-            await ExecuteDetachedAsync(plan.Ids.NewSession ? InsertSessionAndTurnSql : InsertTurnSql, new
+            var sql = StartStatements[(reservation is null ? 0 : 2) + (plan.Ids.NewSession ? 1 : 0)];
+            var started = await ExecuteDetachedAsync<bool>(sql, new
             {
                 plan.Ids.SessionId, plan.Owner.UserId, plan.Owner.ApplicationId, plan.Owner.AssistantId, Model = plan.Model.Id,
                 plan.Prompt.Title, plan.Ids.UserMessageId, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
+                reservation?.Subject, reservation?.Day, reservation?.Tokens, reservation?.Limit,
             });
-            return null;
+            if (started) return null;
+            plan.Settled = true; // nothing was reserved
+            return ChatFailed.From(quota.Refused(reservation!));
         }
         catch (Exception e)
         {
             logger.LogError(e, "Storing the user turn failed");
+            plan.Settled = true; // the reservation went with the rolled back transaction
             return StorageFailed;
         }
     }
@@ -79,7 +105,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
         var reservation = plan.Reservation;
         try
         {
-            await ExecuteDetachedAsync(reservation is null ? InsertReplySql : InsertReplySql + TokenQuota.SettleInTransactionSql, new
+            await ExecuteDetachedAsync<object>(reservation is null ? InsertReplySql : InsertReplySql + TokenQuota.SettleInTransactionSql, new
             {
                 plan.Ids.MessageId, plan.Ids.SessionId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
@@ -96,10 +122,11 @@ public sealed class StoreTurn(NpgsqlDataSource db, ILogger<StoreTurn> logger)
         }
     }
 
-    private async Task ExecuteDetachedAsync(string sql, object parameters)
+    /// <returns>The first column of the first row the statements return, if any.</returns>
+    private async Task<T?> ExecuteDetachedAsync<T>(string sql, object parameters)
     {
         using var timeout = new CancellationTokenSource(StoreTimeout);
         await using var conn = await db.OpenConnectionAsync(timeout.Token);
-        await conn.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: timeout.Token));
+        return await conn.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: timeout.Token));
     }
 }

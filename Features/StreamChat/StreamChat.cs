@@ -30,7 +30,7 @@ public sealed class StreamChat : ICarterModule
         public async Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct)
         {
             var plan = await resolve.ResolveAsync(command.Body, command.User, command.Caller, command.OwnSessionOnly, ct);
-            return plan.Failure is { } failure ? failure : events.Start(plan.Value!);
+            return plan.Failure is { } failure ? failure : await events.Start(plan.Value!).OpenAsync(ct);
         }
     }
 
@@ -58,7 +58,7 @@ public sealed class StreamChat : ICarterModule
     {
         var outcome = await mediator.Send(new Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
-        var run = outcome.Value!;
+        await using var run = outcome.Value!;
 
         if (body.Stream == false) return await AnswerWholeAsync(run, ct);
 

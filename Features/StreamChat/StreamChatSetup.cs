@@ -11,6 +11,7 @@ public static class StreamChatSetup
         services.AddSingleton<SemanticCache>();
         services.AddHostedService<SemanticCachePurger>();
         services.AddSingleton<RunModel>();
+        services.AddSingleton<PrepareReply>();
         services.AddSingleton<TurnEvents>();
         return services;
     }

@@ -7,20 +7,14 @@ using Microsoft.SemanticKernel.ChatCompletion;
 namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
-/// Step 7 of a chat turn, the event stream. The user's turn is committed while the semantic cache, retrieval and the
-/// model call run; once it is, <c>session</c> and <c>sources</c>, then the model's <c>text</c> as it arrives, the reply
-/// stored (complete, interrupted or error) however the stream ends, <c>usage</c> and <c>done</c>. A turn that cannot be
-/// stored cancels the model call and ends with <c>error</c> and <c>done</c>. The quota reservation is settled to what
-/// the stored reply counts.
+/// Step 7 of a chat turn, the event stream. The turn's start (quota, session, user turn) commits while the semantic
+/// cache, retrieval and the model call run (<see cref="PrepareReply"/>); once it has, <c>session</c>; then
+/// <c>sources</c>, the model's <c>text</c> as it arrives, the reply stored (complete, interrupted or error) however the
+/// stream ends, <c>usage</c> and <c>done</c>. A turn that cannot start (over quota, not stored) cancels the model call
+/// and is only <c>error</c> and <c>done</c>. The quota reservation is settled with the stored reply.
 /// </summary>
-public sealed class TurnEvents(
-    StoreTurn store, SemanticCache cache, Retriever retriever, RunModel model, ModelProviders providers, TokenQuota quota, ILogger<TurnEvents> logger)
+public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, TokenQuota quota)
 {
-    private static readonly ChatFailed RetrievalFailed = new("retrieval_failed", "The documents could not be searched; retry later.")
-    {
-        HttpStatus = StatusCodes.Status503ServiceUnavailable,
-    };
-
     public ChatRun Start(TurnPlan plan) =>
         new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Model.Id, plan.Owner.AssistantId, MeteredAsync(plan));
 
@@ -39,43 +33,64 @@ public sealed class TurnEvents(
 
     private async IAsyncEnumerable<ChatEvent> TurnAsync(TurnPlan plan, [EnumeratorCancellation] CancellationToken ct)
     {
-        // The user's turn is committed while the cache, retrieval and the model work; nothing is told before it is.
-        var userTurn = store.UserTurnAsync(plan);
-        var question = new QuestionEmbedding(providers.Embedder(plan.Context.EmbeddingModel), plan.Prompt.UserText);
-        if (await LookupCacheAsync(plan, question, ct) is { } hit)
+        // The turn's start commits while the cache, retrieval and the model work; nothing is told before it has.
+        var start = store.StartAsync(plan);
+        var question = prepare.Question(plan);
+        using var preparing = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var preparation = prepare.PrepareAsync(plan, question, preparing.Token);
+        if (await start is { } notStarted)
         {
-            await foreach (var e in ReplayAsync(plan, hit, userTurn, ct)) yield return e;
-            yield break;
-        }
-
-        var (passages, retrievalFailure) = await RetrieveAsync(plan, question, ct);
-        var citations = passages.Select(p => BuildPrompt.Cite(p, plan.Prompt.UserText)).ToList();
-        var prompt = BuildPrompt.For(plan.Prompt, passages);
-        var reply = new ModelReply { Failure = retrievalFailure };
-        // Disposing the call cancels the request when the turn ends before its reply does (a failed commit, a client gone).
-        await using var call = reply.Failure is null ? model.Start(plan.Model, prompt, plan.Settings, ct) : null;
-        if (await userTurn is { } notStored)
-        {
-            yield return notStored;
+            await preparing.CancelAsync(); // the model call already sent is cut short
+            await DiscardAsync(preparation);
+            yield return notStarted;
             yield return new Done(false, plan.Ids.SessionId, plan.Ids.MessageId, null, Cached: false);
             yield break;
         }
+
+        PreparedReply? ready = null;
         var stored = false;
         try
         {
             yield return Started(plan);
-            yield return new SourcesFound(citations);
-            if (call is not null)
-                await foreach (var text in call.TextAsync(reply)) yield return new TextDelta(text);
-            if (!await store.ReplyAsync(plan, Stored(plan, prompt, reply, StatusAfter(reply.Failure), reply.Failure?.Message, citations)))
+            ready = await preparation;
+            if (ready.Hit is { } hit)
+            {
+                stored = true; // the replay stores its own reply
+                await foreach (var e in ReplayAsync(plan, hit, ct)) yield return e;
+                yield break;
+            }
+            yield return new SourcesFound(ready.Citations);
+            if (ready.Call is { } call)
+                await foreach (var text in call.TextAsync(ready.Reply)) yield return new TextDelta(text);
+            var reply = ready.Reply;
+            if (!await store.ReplyAsync(plan, Stored(plan, ready, StatusAfter(reply.Failure), reply.Failure?.Message)))
                 reply.Failure ??= StoreTurn.StorageFailed;
             stored = true;
-            await foreach (var e in EndAsync(plan, prompt, reply, question, citations)) yield return e;
+            await foreach (var e in EndAsync(plan, ready, question)) yield return e;
         }
         finally
         {
+            if (ready?.Call is { } call) await call.DisposeAsync();
+            if (ready is null)
+            {
+                await preparing.CancelAsync();
+                await DiscardAsync(preparation);
+            }
             // The client went away (or the writer failed): keep what was said, marked as interrupted.
-            if (!stored) await store.ReplyAsync(plan, Stored(plan, prompt, reply, "interrupted", null, citations));
+            if (!stored) await store.ReplyAsync(plan, ready is null ? Nothing() : Stored(plan, ready, "interrupted", null));
+        }
+    }
+
+    /// <summary>Waits for a preparation that is no longer wanted (and was told so), so that its model call is closed.</summary>
+    private static async Task DiscardAsync(Task<PreparedReply> preparation)
+    {
+        try
+        {
+            if ((await preparation).Call is { } call) await call.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Cancelled on purpose: nobody reads this reply.
         }
     }
 
@@ -83,8 +98,9 @@ public sealed class TurnEvents(
         new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Ids.UserMessageId, plan.Model.Id, plan.Owner.AssistantId);
 
     /// <summary>After the reply is stored: the failure and an incomplete done, or usage and done (and the answer cached).</summary>
-    private async IAsyncEnumerable<ChatEvent> EndAsync(TurnPlan plan, ChatHistory prompt, ModelReply reply, QuestionEmbedding question, List<Citation> citations)
+    private async IAsyncEnumerable<ChatEvent> EndAsync(TurnPlan plan, PreparedReply ready, QuestionEmbedding question)
     {
+        var reply = ready.Reply;
         if (reply.Failure is { } failure)
         {
             yield return failure;
@@ -93,54 +109,18 @@ public sealed class TurnEvents(
         }
         // Only whole answers are worth replaying: not one cut short by max_tokens or a filter, not an empty one.
         if (plan.Context.CacheKey is { } key && reply.FinishReason is null or "stop" && reply.Text.Length > 0)
-            await cache.RememberAsync(key, question, plan.Ids.SessionId, reply.Text.ToString(), citations);
-        var tokens = reply.Count(prompt);
+            await cache.RememberAsync(key, question, plan.Ids.SessionId, reply.Text.ToString(), ready.Citations);
+        var tokens = reply.Count(ready.Prompt);
         yield return new UsageReported(tokens.Prompt, tokens.Completion, tokens.Prompt + tokens.Completion,
             plan.Model.Cost(tokens.Prompt, tokens.Completion), tokens.Estimated);
         yield return new Done(true, plan.Ids.SessionId, plan.Ids.MessageId, reply.FinishReason ?? "stop", Cached: false);
     }
 
-    private async Task<SemanticCache.Hit?> LookupCacheAsync(TurnPlan plan, QuestionEmbedding question, CancellationToken ct)
-    {
-        if (plan.Context.CacheKey is not { } key) return null;
-        try
-        {
-            return await cache.LookupAsync(key, question, plan.Ids.SessionId, ct);
-        }
-        catch (Exception e) when (!ct.IsCancellationRequested)
-        {
-            logger.LogWarning(e, "Semantic cache lookup failed; answering without it");
-            return null;
-        }
-    }
-
-    private async Task<(IReadOnlyList<Passage> Passages, ChatFailed? Failure)> RetrieveAsync(TurnPlan plan, QuestionEmbedding question, CancellationToken ct)
-    {
-        // A new session without an assistant has no documents yet.
-        if (plan.Context.Retrieval is not { } request || (plan.Ids.NewSession && plan.Owner.AssistantId is null)) return ([], null);
-        try
-        {
-            return (await retriever.RetrieveAsync(request, question, ct), null);
-        }
-        catch (Exception e) when (!ct.IsCancellationRequested)
-        {
-            logger.LogError(e, "Retrieval failed");
-            return ([], RetrievalFailed);
-        }
-    }
-
     /// <summary>A cache hit told like any reply: sources, the stored answer in pieces, usage of nothing, done with its similarity.</summary>
-    private async IAsyncEnumerable<ChatEvent> ReplayAsync(TurnPlan plan, SemanticCache.Hit hit, Task<ChatFailed?> userTurn, [EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<ChatEvent> ReplayAsync(TurnPlan plan, SemanticCache.Hit hit, [EnumeratorCancellation] CancellationToken ct)
     {
         var ids = plan.Ids;
-        if (await userTurn is { } failed)
-        {
-            yield return failed;
-            yield return new Done(false, ids.SessionId, ids.MessageId, null, Cached: true);
-            yield break;
-        }
         var citations = JsonSerializer.Deserialize<List<Citation>>(hit.Sources, StoreTurn.StoredJson) ?? [];
-        yield return Started(plan);
         yield return new SourcesFound(citations);
         var told = new System.Text.StringBuilder();
         bool? stored = null; // null until the whole answer has been told
@@ -172,10 +152,13 @@ public sealed class TurnEvents(
     private static string StatusAfter(ChatFailed? failure) =>
         failure is null ? "complete" : failure == RunModel.ShuttingDown ? "interrupted" : "error";
 
-    private static StoredReply Stored(TurnPlan plan, ChatHistory prompt, ModelReply reply, string status, string? error, List<Citation> citations)
+    private static StoredReply Stored(TurnPlan plan, PreparedReply ready, string status, string? error)
     {
-        var tokens = reply.Count(prompt);
-        return new StoredReply(reply.Text.ToString(), status, error, reply.FinishReason, tokens,
-            plan.Model.Cost(tokens.Prompt, tokens.Completion), citations);
+        var tokens = ready.Reply.Count(ready.Prompt);
+        return new StoredReply(ready.Reply.Text.ToString(), status, error, ready.Reply.FinishReason, tokens,
+            plan.Model.Cost(tokens.Prompt, tokens.Completion), ready.Citations);
     }
+
+    /// <summary>The reply of a client that left before anything was prepared: empty, interrupted.</summary>
+    private static StoredReply Nothing() => new("", "interrupted", null, null, default, 0m, []);
 }

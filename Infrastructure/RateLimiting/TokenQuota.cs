@@ -13,7 +13,24 @@ namespace ChatSlices.Infrastructure.RateLimiting;
 public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ILogger<TokenQuota> logger)
 {
     /// <summary>A reservation to settle when the turn ends.</summary>
-    public sealed record Reservation(string Subject, DateOnly Day, long Tokens);
+    public sealed record Reservation(string Subject, DateOnly Day, long Tokens)
+    {
+        public long Limit { get; init; }
+    }
+
+    /// <summary>
+    /// The reservation as part of a caller's own transaction (the one that starts a chat turn): the row of the day first,
+    /// then a statement with the <see cref="ReservedCte"/>, whose <c>reserved</c> rows it reads (none: over the limit).
+    /// </summary>
+    public const string EnsureDaySql = "INSERT INTO usage_daily (subject, day, tokens) VALUES (@Subject, @Day, 0) ON CONFLICT (subject, day) DO NOTHING;";
+
+    public const string ReservedCte = """
+        reserved AS (
+            UPDATE usage_daily SET tokens = tokens + @Tokens
+            WHERE subject = @Subject AND day = @Day AND tokens + @Tokens <= @Limit
+            RETURNING 1
+        )
+        """;
 
     // The quota's writes commit without waiting for the WAL flush (about 2.5 ms an fsync here, before the first byte
     // of every turn): a crash may forget the last moments of counting, which a daily quota can afford.
@@ -35,25 +52,33 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
         WHERE subject = @Subject AND day = @Day
         """;
 
+    /// <summary>What reserving <paramref name="tokens"/> for the caller would take; null when the caller's tier has no daily limit.</summary>
+    public Reservation? For(Caller caller, long tokens)
+    {
+        if (settings.Value.For(caller.Tier)?.TokensPerDay is not { } limit) return null;
+        return new Reservation(caller.Subject, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), tokens) { Limit = limit };
+    }
+
+    /// <summary>The 429 for a reservation that does not fit in what is left of the day.</summary>
+    public Failure Refused(Reservation reservation)
+    {
+        var midnight = new DateTimeOffset(reservation.Day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        return new Failure(StatusCodes.Status429TooManyRequests,
+            $"This turn could use up to {reservation.Tokens} tokens, more than is left of your tier's {reservation.Limit} tokens for today (UTC).",
+            "token_quota_exceeded")
+        {
+            RetryAfterSeconds = (int)Math.Ceiling((midnight - clock.GetUtcNow()).TotalSeconds),
+        };
+    }
+
     /// <returns>The reservation (null when the caller's tier has no daily limit), or a 429 failure.</returns>
     public async Task<Outcome<Reservation?>> ReserveAsync(Caller caller, long tokens, CancellationToken ct)
     {
-        if (settings.Value.For(caller.Tier)?.TokensPerDay is not { } limit) return new Outcome<Reservation?>(null, null);
-        var now = clock.GetUtcNow();
-        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        if (For(caller, tokens) is not { } reservation) return new Outcome<Reservation?>(null, null);
         await using var conn = await db.OpenConnectionAsync(ct);
         var reserved = await conn.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(ReserveSql,
-            new { caller.Subject, Day = day, Tokens = tokens, Limit = limit }, cancellationToken: ct));
-        if (reserved is null)
-        {
-            var midnight = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            return new Failure(StatusCodes.Status429TooManyRequests,
-                $"This turn could use up to {tokens} tokens, more than is left of your tier's {limit} tokens for today (UTC).", "token_quota_exceeded")
-            {
-                RetryAfterSeconds = (int)Math.Ceiling((midnight - now).TotalSeconds),
-            };
-        }
-        return new Reservation(caller.Subject, day, tokens);
+            new { reservation.Subject, reservation.Day, reservation.Tokens, reservation.Limit }, cancellationToken: ct));
+        return reserved is null ? Refused(reservation) : reservation;
     }
 
     /// <summary>

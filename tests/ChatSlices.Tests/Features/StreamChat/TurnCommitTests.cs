@@ -66,19 +66,17 @@ public class TurnCommitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AFailedCommit_AfterTheUpstreamCallStarted_CancelsIt_AndEndsTheStreamWithStorageFailed()
+    public async Task AFailedCommit_AfterTheUpstreamCallStarted_CancelsIt_AndIsA503BeforeAnyByteOfTheStream()
     {
         _api.Upstream.Script = FakeScript.Numbered(50, TimeSpan.FromMilliseconds(100));
         var before = _api.Upstream.Requests.Count;
-        var (_, reader) = await StartAsync(_api.SocketClient(Tokens.For("commit-refused")), "refused commit, please");
 
-        var events = await reader.ReadAllAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        var response = await _api.SocketClient(Tokens.For("commit-refused"))
+            .SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "refused commit, please" }), HttpCompletionOption.ResponseHeadersRead);
 
-        events.Select(e => e.Event).Should().Equal(["error", "done"]);
-        events[0].Json.Str("code").Should().Be("storage_failed");
-        events[1].Json.GetProperty("completed").GetBoolean().Should().BeFalse();
-        var upstream = _api.Upstream.Requests.Skip(before).Single();
-        upstream.StartedAt.Should().BeLessThan(events[0].ArrivedAt);
+        var problem = await response.ShouldBeProblemAsync(HttpStatusCode.ServiceUnavailable);
+        problem.Str("code").Should().Be("storage_failed");
+        var upstream = _api.Upstream.Requests.Skip(before).Single(); // it was asked while the turn was being stored
         await upstream.Aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         (await _api.ScalarAsync<long>("SELECT count(*) FROM chat_messages WHERE content LIKE 'refused commit%'")).Should().Be(0);
     }
@@ -88,13 +86,15 @@ public class TurnCommitTests : IAsyncLifetime
     {
         _api.Upstream.Script = FakeScript.Numbered(50, TimeSpan.FromMilliseconds(100));
         var before = _api.Upstream.Requests.Count;
-        var client = _api.SocketClient(Tokens.For("commit-leaver"));
-        var (response, _) = await StartAsync(client, "slow commit, and I leave");
+        using var client = _api.SocketClient(Tokens.For("commit-leaver"));
+        using var leave = new CancellationTokenSource();
+        var sending = client.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "slow commit, and I leave" }),
+            HttpCompletionOption.ResponseHeadersRead, leave.Token);
         var upstream = await UpstreamRequestAsync(before);
 
-        response.Dispose(); // gone while the turn is still being committed
-        client.Dispose();
+        await leave.CancelAsync(); // gone while the turn is still being committed (the trigger holds it for a second)
 
+        await FluentActions.Awaiting(() => sending).Should().ThrowAsync<OperationCanceledException>();
         await upstream.Aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         string? stored = null;
         for (var i = 0; i < 100 && stored is not { Length: > 20 }; i++, await Task.Delay(100))
