@@ -1,12 +1,12 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 
 namespace ChatSlices.Features.Assistants;
 
 /// <summary>API.md "Assistants": reads for everyone (private assistants for signed-in callers), writes for admins.</summary>
-public sealed class AssistantsEndpoints : IEndpointModule
+public sealed class AssistantsEndpoints : ICarterModule
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
         var reads = app.MapGroup("/v1/assistants").WithTags("Assistants").RequireAuthorization(AuthSetup.OptionalPolicy);
         reads.MapGet("", ListAssistants.Endpoint).WithName("ListAssistants").WithSummary("Assistants (guests see only public ones)");

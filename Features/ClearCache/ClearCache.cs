@@ -1,5 +1,5 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using Dapper;
 using MediatR;
 using Npgsql;
@@ -7,7 +7,7 @@ using Npgsql;
 namespace ChatSlices.Features.ClearCache;
 
 /// <summary>DELETE /v1/assistants/{id}/cache (admin): purges the assistant's semantic cache and says how many entries went.</summary>
-public sealed class ClearCache : IEndpointModule
+public sealed class ClearCache : ICarterModule
 {
     public sealed record Command(Guid AssistantId) : IRequest<Response?>;
 
@@ -28,7 +28,7 @@ public sealed class ClearCache : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/assistants").WithTags("Assistants").RequireAuthorization(AuthSetup.AdminPolicy)
             .MapDelete("/{id:guid}/cache", Endpoint)
             .WithName("ClearAssistantCache")

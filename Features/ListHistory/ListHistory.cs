@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
+using Carter;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
@@ -16,7 +16,7 @@ namespace ChatSlices.Features.ListHistory;
 /// GET /v1/chat/history: the caller's sessions, newest <c>updated_at</c> first (best match first with <c>q</c>),
 /// filtered and paged, with the exact total and, unless asked not to, their messages — all in one query.
 /// </summary>
-public sealed class ListHistory : IEndpointModule
+public sealed class ListHistory : ICarterModule
 {
     public sealed record Query(
         string UserId, string? RawPage, string? RawPageSize, string? RawStartDate, string? RawEndDate, string? Model,
@@ -124,7 +124,7 @@ public sealed class ListHistory : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/chat/history").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy)
             .MapGet("", Endpoint)
             .WithName("ListHistory")

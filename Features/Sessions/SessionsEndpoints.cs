@@ -1,13 +1,13 @@
-using ChatSlices.Infrastructure.Auth;
+using Carter;
 using ChatSlices.Features.StreamChat;
-using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Auth;
 
 namespace ChatSlices.Features.Sessions;
 
 /// <summary>The session routes of API.md "Sessions" (the non-streaming turn lives in SendMessage).</summary>
-public sealed class SessionsEndpoints : IEndpointModule
+public sealed class SessionsEndpoints : ICarterModule
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy);
         sessions.MapPost("", CreateSession.Endpoint).WithName("CreateSession").WithSummary("Create an empty session")

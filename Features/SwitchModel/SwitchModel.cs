@@ -1,8 +1,8 @@
 using System.Security.Claims;
+using Carter;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
@@ -15,7 +15,7 @@ namespace ChatSlices.Features.SwitchModel;
 /// POST /v1/chat/switch-model: later turns of the session use another model. History is kept; the switch is
 /// recorded as a system message in the session (shown to clients, never sent to a model).
 /// </summary>
-public sealed class SwitchModel : IEndpointModule
+public sealed class SwitchModel : ICarterModule
 {
     public sealed record Request(Guid? SessionId, string? Model);
 
@@ -70,7 +70,7 @@ public sealed class SwitchModel : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/chat/switch-model").WithTags("Chat").RequireAuthorization(AuthSetup.UserPolicy)
             .MapPost("", Endpoint)
             .WithName("SwitchModel")

@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using System.Text.Json;
+using Carter;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
@@ -17,7 +17,7 @@ namespace ChatSlices.Features.UploadPdf;
 /// POST /v1/chat/sessions/{id}/upload (multipart <c>file</c>, optional <c>metadata</c> JSON object for retrieval
 /// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context.
 /// </summary>
-public sealed class UploadPdf : IEndpointModule
+public sealed class UploadPdf : ICarterModule
 {
     public sealed record Command(Guid SessionId, string UserId, string FileName, byte[] Bytes, string? RawMetadata)
         : IRequest<Outcome<(FileView File, bool Created)>>, IValidated
@@ -56,7 +56,7 @@ public sealed class UploadPdf : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
             .MapPost("/{id:guid}/upload", Endpoint)
             .WithName("UploadPdf")

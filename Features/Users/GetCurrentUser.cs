@@ -1,6 +1,6 @@
 using System.Security.Claims;
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using Dapper;
 using MediatR;
 using Npgsql;
@@ -8,7 +8,7 @@ using Npgsql;
 namespace ChatSlices.Features.Users;
 
 /// <summary>GET /v1/users/me: who the service takes the caller to be (the row is created on first sight).</summary>
-public sealed class GetCurrentUser : IEndpointModule
+public sealed class GetCurrentUser : ICarterModule
 {
     public sealed record Query(string UserId, string[] Roles, string? ApplicationId) : IRequest<Response>;
 
@@ -30,7 +30,7 @@ public sealed class GetCurrentUser : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(AuthSetup.UserPolicy)
             .MapGet("/me", Handle)
             .WithName("GetCurrentUser")

@@ -1,5 +1,5 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
@@ -9,7 +9,7 @@ using Npgsql;
 namespace ChatSlices.Features.Users;
 
 /// <summary>GET /v1/admin/users?skip&amp;limit: the users the service has seen, newest first (admin only).</summary>
-public sealed class ListUsers : IEndpointModule
+public sealed class ListUsers : ICarterModule
 {
     public sealed record Query(SkipLimit Page) : IRequest<Response>, IValidated
     {
@@ -39,7 +39,7 @@ public sealed class ListUsers : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/admin/users").WithTags("Admin").RequireAuthorization(AuthSetup.AdminPolicy)
             .MapGet("", Handle)
             .WithName("ListUsers")
