@@ -25,10 +25,10 @@ public sealed class ListModels : ICarterModule
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/models").WithTags("Models").RequireAuthorization(AuthSetup.OptionalPolicy)
-            .MapGet("", Handle)
+            .MapGet("", Endpoint)
             .WithName("ListModels")
             .WithSummary("The model catalog: chat and embedding models with limits and prices");
 
-    private static async Task<Ok<Response>> Handle(IMediator mediator, CancellationToken ct) =>
+    private static async Task<Ok<Response>> Endpoint(IMediator mediator, CancellationToken ct) =>
         TypedResults.Ok(await mediator.Send(new Query(), ct));
 }

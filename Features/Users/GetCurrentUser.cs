@@ -32,11 +32,11 @@ public sealed class GetCurrentUser : ICarterModule
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapGet("/me", Handle)
+            .MapGet("/me", Endpoint)
             .WithName("GetCurrentUser")
             .WithSummary("The calling user, as recorded from their token");
 
-    private static async Task<Ok<Response>> Handle(ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    private static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
     {
         var roles = user.FindAll("role").Select(c => c.Value).ToArray();
         return TypedResults.Ok(await mediator.Send(new Query(user.RequiredUserId(), roles, user.ApplicationId()), ct));

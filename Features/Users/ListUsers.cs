@@ -41,12 +41,12 @@ public sealed class ListUsers : ICarterModule
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/admin/users").WithTags("Admin").RequireAuthorization(AuthSetup.AdminPolicy)
-            .MapGet("", Handle)
+            .MapGet("", Endpoint)
             .WithName("ListUsers")
             .WithSummary("Users seen by the service, newest first")
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status403Forbidden);
 
-    private static async Task<Ok<Response>> Handle(IMediator mediator, CancellationToken ct, [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
+    private static async Task<Ok<Response>> Endpoint(IMediator mediator, CancellationToken ct, [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
         TypedResults.Ok(await mediator.Send(new Query(new SkipLimit(skip, limit, DefaultLimit: 100, MaxLimit: 1000)), ct));
 }
