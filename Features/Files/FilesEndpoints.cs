@@ -3,7 +3,7 @@ using ChatSlices.Infrastructure.Auth;
 
 namespace ChatSlices.Features.Files;
 
-/// <summary>The routes of API.md "Files" other than the upload.</summary>
+/// <summary>The routes under <c>/v1/files</c>. A session's files and its upload are mapped with the session routes.</summary>
 public sealed class FilesEndpoints : ICarterModule
 {
     /// <summary>A document the caller may see: one of their own sessions' files, or (for admins) an assistant's knowledge.</summary>
@@ -12,9 +12,6 @@ public sealed class FilesEndpoints : ICarterModule
 
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapGet("/{id:guid}/files", ListSessionFiles.Endpoint).WithName("ListSessionFiles").WithSummary("The session's files (without their text)");
-
         var files = app.MapGroup("/v1/files").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy);
         files.MapGet("/{id:guid}", GetFile.Endpoint).WithName("GetFile").WithSummary("A file with its extracted text");
         files.MapGet("/{id:guid}/content", GetFileContent.Endpoint).WithName("GetFileContent").WithSummary("The original PDF");

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Json;
-using Carter;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Errors;
@@ -17,7 +16,7 @@ namespace ChatSlices.Features.UploadPdf;
 /// POST /v1/chat/sessions/{id}/upload (multipart <c>file</c>, optional <c>metadata</c> JSON object for retrieval
 /// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context.
 /// </summary>
-public sealed class UploadPdf : ICarterModule
+public static class UploadPdf
 {
     public sealed record Command(Guid SessionId, string UserId, string FileName, byte[] Bytes, string? RawMetadata)
         : IRequest<Outcome<(FileView File, bool Created)>>, IValidated
@@ -56,21 +55,7 @@ public sealed class UploadPdf : ICarterModule
         }
     }
 
-    public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapPost("/{id:guid}/upload", Endpoint)
-            .WithName("UploadPdf")
-            .WithSummary("Upload a PDF (≤ 10 MB, checked by content) as context for the session")
-            .DisableAntiforgery()
-            .Accepts<IFormFile>("multipart/form-data")
-            .Produces<Response>(StatusCodes.Status201Created)
-            .Produces<Response>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-
-    private static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
+    public static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
         IOptions<UploadSettings> settings, CancellationToken ct)
     {
         var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
