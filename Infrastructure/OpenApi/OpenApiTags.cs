@@ -7,7 +7,7 @@ namespace ChatSlices.Infrastructure.OpenApi;
 /// <summary>The OpenAPI tags: the order the document lists them in, and one tag per operation.</summary>
 public static class OpenApiTags
 {
-    /// <summary>API.md's order. A tag not listed here comes after these, by name.</summary>
+    /// <summary>The order of the reference's sections. A tag not listed here comes after these, by name.</summary>
     public static readonly ImmutableArray<string> Order =
         ["Chat", "Sessions", "Files", "Assistants", "Prompts", "Models", "Usage", "Users", "Admin", "Operations"];
 
