@@ -2,7 +2,6 @@ using System.Security.Claims;
 using Carter;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
