@@ -36,8 +36,6 @@ public sealed class SessionsEndpoints : ICarterModule
             .WithSummary("Upload a PDF (≤ 10 MB, checked by content) as context for the session")
             .DisableAntiforgery()
             .Accepts<IFormFile>("multipart/form-data")
-            .Produces<UploadPdf.Response>(StatusCodes.Status201Created)
-            .Produces<UploadPdf.Response>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)

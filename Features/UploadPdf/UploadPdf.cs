@@ -6,7 +6,6 @@ using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
-using ChatSlices.Infrastructure.Http;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -55,15 +54,12 @@ public static class UploadPdf
         }
     }
 
-    public static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
-        IOptions<UploadSettings> settings, CancellationToken ct)
+    public static async Task<Results<Created<Response>, Ok<Response>, ProblemHttpResult>> Endpoint(Guid id, HttpContext http,
+        ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
     {
-        var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
+        var upload = await PdfUpload.ReadAsync(http, settings.Value, ct);
         if (upload.Failure is { } refused) return refused.ToResult();
         var file = upload.Value!;
-        if (!PdfText.LooksLikePdf(file.Bytes))
-            return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
-
         var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, file.Bytes, file.Form["metadata"].FirstOrDefault()), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (stored, created) = outcome.Value;
