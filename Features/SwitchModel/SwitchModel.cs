@@ -56,8 +56,7 @@ public sealed class SwitchModel : ICarterModule
     {
         public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
         {
-            if (catalog.Find(command.Model, ModelKind.Chat) is null)
-                return Failure.BadRequest($"Unknown model '{command.Model}'. GET /v1/models lists the chat models.", "model_not_found");
+            if (catalog.Require(command.Model, ModelKind.Chat).Failure is { } unknown) return unknown;
 
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql,
