@@ -6,7 +6,6 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Documents;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Health;
 using ChatSlices.Infrastructure.Http;
@@ -86,7 +85,6 @@ app.UseStaleConnectionRetry();
 app.MapOpenApi();
 app.MapChatSlicesHealth();
 app.MapCarter();
-app.MapEndpointModules(typeof(Program).Assembly); // only ScalarEndpoints still, until it is a Carter module too
 
 await app.RunAsync();
 return 0;
