@@ -1,17 +1,11 @@
 # syntax=docker/dockerfile:1
-# Build: the SDK image restores and publishes; the Scalar bundle comes from npm, pinned as in run.sh.
+# Build: the SDK image restores and publishes (Scalar's page and bundle are in the Scalar.AspNetCore assembly).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY ChatSlices.csproj ./
 RUN dotnet restore ChatSlices.csproj
 COPY . .
 RUN dotnet publish ChatSlices.csproj -c Release -o /app --no-restore
-
-FROM node:20-bookworm-slim AS scalar
-WORKDIR /scalar
-RUN npm pack @scalar/api-reference@1.72.1 \
- && tar -xzf scalar-api-reference-1.72.1.tgz package/dist/browser/standalone.js \
- && mv package/dist/browser/standalone.js /scalar/standalone.js
 
 # Runtime: ASP.NET, poppler for PDF text, curl for the HEALTHCHECK below and nothing else; non-root.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
@@ -20,7 +14,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
-COPY --from=scalar /scalar/standalone.js ./wwwroot/scalar/standalone.js
 ENV ASPNETCORE_URLS=http://+:7001 \
     ASPNETCORE_ENVIRONMENT=Production \
     AI__Provider=local

@@ -1,12 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using ChatSlices.Infrastructure.AI;
-using ChatSlices.Infrastructure.Auth;
 using Carter;
 using ChatSlices.Features.StreamChat;
+using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Documents;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Health;
 using ChatSlices.Infrastructure.Http;
@@ -57,7 +56,10 @@ builder.Services.AddChatSlicesAuth();
 builder.Services.AddChatSlicesOpenApi();
 builder.Services.AddChatSlicesHealth();
 builder.Services.AddChatSlicesRateLimiting();
-builder.Services.AddCarter();
+// The routes: every ICarterModule of this assembly. Nothing else is scanned: no FluentValidation validators (validation
+// is the MediatR behavior's) and no response negotiators (results are TypedResults).
+builder.Services.AddCarter(new DependencyContextAssemblyCatalog(typeof(Program).Assembly),
+    carter => carter.WithEmptyValidators().WithEmptyResponseNegotiators());
 
 var app = builder.Build();
 
@@ -82,7 +84,6 @@ app.UseStaleConnectionRetry();
 
 app.MapOpenApi();
 app.MapChatSlicesHealth();
-app.MapEndpointModules(typeof(Program).Assembly);
 app.MapCarter();
 
 await app.RunAsync();

@@ -16,11 +16,10 @@
 #                                server) the next free port above it.
 #
 # What the setup does (each step only if its result is missing, so a second run is fast):
-#   1. Debian packages: poppler-utils (pdftotext/pdfinfo); nodejs+npm if there is no npm;
-#      postgresql-15, postgresql-server-dev-15 and build-essential for the private cluster.
+#   1. Debian packages: poppler-utils (pdftotext/pdfinfo); postgresql-15,
+#      postgresql-server-dev-15 and build-essential for the private cluster.
 #   2. pgvector 0.8.x, built from Debian's own source package (trixie) against PostgreSQL 15.
-#   3. Scalar's browser bundle (npm @scalar/api-reference) at wwwroot/scalar/standalone.js.
-#   4. A private PostgreSQL 15 cluster in .local/pgdata, on 127.0.0.1 only, with database
+#   3. A private PostgreSQL 15 cluster in .local/pgdata, on 127.0.0.1 only, with database
 #      `chatslices` (superuser chatslices / password chatslices, scram-sha-256). It is left
 #      running, and reused by the next run.
 #
@@ -41,9 +40,6 @@ PGVECTOR_WANTED="0.8"                 # accept any 0.8.x from Debian's source pa
 PGVECTOR_SRC_SUITE="trixie"           # bookworm has no pgvector; trixie's source builds on PG 15
 PGVECTOR_SRC_LIST="/etc/apt/sources.list.d/chatslices-pgvector-src.list"
 
-SCALAR_VERSION="1.72.1"
-SCALAR_JS="${ROOT}/wwwroot/scalar/standalone.js"
-
 LOCAL_DIR="${ROOT}/.local"
 PGDATA_DIR="${LOCAL_DIR}/pgdata"
 PGSOCK_DIR="${LOCAL_DIR}/pgsocket"
@@ -57,7 +53,7 @@ APP_URLS="http://localhost:7001"
 
 # ---------------------------------------------------------------------------------------------
 # Output: keep the real STDOUT on fd 3 for the `export` lines; everything else goes to STDERR
-# (also the output of apt-get, npm, make, ...), so `eval "$(./run.sh --setup-only)"` is safe.
+# (also the output of apt-get, make, ...), so `eval "$(./run.sh --setup-only)"` is safe.
 # ---------------------------------------------------------------------------------------------
 exec 3>&1 1>&2
 
@@ -197,10 +193,6 @@ setup_packages() {
   if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
     pkgs+=("postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" build-essential)
   fi
-  # Node/npm only fetch Scalar's bundle; a machine that has npm (e.g. from elsewhere) keeps it.
-  if ! command -v npm >/dev/null 2>&1; then
-    pkgs+=(nodejs npm)
-  fi
   apt_install "${pkgs[@]}"
   command -v pdftotext >/dev/null 2>&1 || die "pdftotext is missing after install"
 }
@@ -284,39 +276,7 @@ setup_pgvector() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Step 3: Scalar's standalone browser bundle, served by the service at /scalar (never from a CDN).
-# ---------------------------------------------------------------------------------------------
-setup_scalar() {
-  if [[ -s "$SCALAR_JS" ]]; then
-    return 0
-  fi
-  log "fetching Scalar's browser bundle (npm @scalar/api-reference@${SCALAR_VERSION})"
-  local work
-  work="$(mktemp -d "${TMPDIR:-/tmp}/chatslices-scalar.XXXXXX")"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" EXIT
-  (cd "$work" && npm pack --silent "@scalar/api-reference@${SCALAR_VERSION}" >/dev/null)
-  local tgz
-  tgz="$(find "$work" -maxdepth 1 -name '*.tgz' | head -n 1)"
-  [[ -n "$tgz" ]] || die "npm pack produced no tarball"
-  # The one-file bundle (an IIFE, no chunks) is package/dist/browser/standalone.js.
-  local member="package/dist/browser/standalone.js"
-  if ! tar -xzf "$tgz" -C "$work" "$member" 2>/dev/null; then
-    member="$(tar -tzf "$tgz" | grep -E '/standalone\.js$' | head -n 1 || true)"
-    [[ -n "$member" ]] || die "no standalone.js in @scalar/api-reference@${SCALAR_VERSION}"
-    log "note: the bundle is at ${member} in this version"
-    tar -xzf "$tgz" -C "$work" "$member"
-  fi
-  mkdir -p "$(dirname "$SCALAR_JS")"
-  cp "$work/$member" "${SCALAR_JS}.tmp"
-  mv -f "${SCALAR_JS}.tmp" "$SCALAR_JS"
-  rm -rf "$work"
-  trap - EXIT
-  log "wrote ${SCALAR_JS#"$ROOT"/} ($(wc -c <"$SCALAR_JS") bytes)"
-}
-
-# ---------------------------------------------------------------------------------------------
-# Step 4: the private PostgreSQL cluster.
+# Step 3: the private PostgreSQL cluster.
 # ---------------------------------------------------------------------------------------------
 CLUSTER_USER=""
 as_cluster() {   # run a command as the cluster's owner, from "/" (its cwd may be unreadable to it)
@@ -509,7 +469,6 @@ setup_packages
 if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
   setup_pgvector
 fi
-setup_scalar
 if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
   setup_cluster
   export ConnectionStrings__Postgres="Host=127.0.0.1;Port=${PG_PORT};Database=${PG_DB};Username=${PG_USER};Password=${PG_PASSWORD}"

@@ -5,7 +5,7 @@
 #   ./test.sh                         all tests
 #   ./test.sh --filter 'FullyQualifiedName~Chat'   extra args go to `dotnet test`
 #
-# 1. ./run.sh --setup-only: packages, pgvector, Scalar bundle, the running cluster; its
+# 1. ./run.sh --setup-only: packages, pgvector, the running cluster; its
 #    `export` lines are evaluated here (ConnectionStrings__Postgres).
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
 #    $CHROMIUM_PATH when that is set) and `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF

@@ -30,7 +30,7 @@ public sealed record AssistantFields(
         errors.Length(Name?.Trim(), "name", 1, 100);
         errors.Length(Description, "description", 0, 1000);
         errors.Length(Instructions, "instructions", 0, 20_000);
-        errors.Require(Model is null || catalog.Find(Model, ModelKind.Chat) is not null, "model", $"Unknown chat model '{Model}'.");
+        errors.Require(Model is null || catalog.Find(Model, ModelKind.Chat) is not null, "model", ModelCatalog.UnknownModel(Model, ModelKind.Chat).Detail);
         errors.Require(AvatarBgColor is null || Color.Parse(AvatarBgColor) is not null, "avatar_bg_color", "Must be a hex color like #1E90FF.");
         errors.Require(AvatarTextColor is null || Color.Parse(AvatarTextColor) is not null, "avatar_text_color", "Must be a hex color like #FFFFFF.");
         if (Settings is { } settings)

@@ -1,12 +1,18 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 
 namespace ChatSlices.Features.Assistants;
 
-/// <summary>API.md "Assistants": reads for everyone (private assistants for signed-in callers), writes for admins.</summary>
-public sealed class AssistantsEndpoints : IEndpointModule
+// Inside the namespace: the namespace Features.ClearCache would hide its class's name.
+using ChatSlices.Features.ClearCache;
+
+/// <summary>
+/// Every route under <c>/v1/assistants</c>: reads for everyone (private assistants for signed-in callers), writes for
+/// admins, one group each. Clearing an assistant's cache is its own slice, mapped here with the other admin routes.
+/// </summary>
+public sealed class AssistantsEndpoints : ICarterModule
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
         var reads = app.MapGroup("/v1/assistants").WithTags("Assistants").RequireAuthorization(AuthSetup.OptionalPolicy);
         reads.MapGet("", ListAssistants.Endpoint).WithName("ListAssistants").WithSummary("Assistants (guests see only public ones)");
@@ -28,5 +34,6 @@ public sealed class AssistantsEndpoints : IEndpointModule
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         admin.MapGet("/{id:guid}/documents", ListKnowledge.Endpoint).WithName("ListAssistantDocuments").WithSummary("The assistant's knowledge documents");
+        admin.MapDelete("/{id:guid}/cache", ClearCache.Endpoint).WithName("ClearAssistantCache").WithSummary("Purge the assistant's semantic cache");
     }
 }

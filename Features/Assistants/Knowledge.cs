@@ -1,11 +1,11 @@
+using System.Security.Claims;
+using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Http;
 using Dapper;
 using MediatR;
 using Microsoft.Extensions.Options;
-using System.Security.Claims;
-using ChatSlices.Infrastructure.Auth;
 using Npgsql;
 
 namespace ChatSlices.Features.Assistants;
@@ -30,13 +30,12 @@ public static class AddKnowledge
         }
     }
 
-    public static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
+    public static async Task<Results<Created<FileView>, Ok<FileView>, ProblemHttpResult>> Endpoint(Guid id, HttpContext http,
+        ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
     {
-        var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
+        var upload = await PdfUpload.ReadAsync(http, settings.Value, ct);
         if (upload.Failure is { } refused) return refused.ToResult();
-        if (!PdfText.LooksLikePdf(upload.Value!.Bytes))
-            return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
-        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), upload.Value), ct);
+        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), upload.Value!), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (file, created) = outcome.Value;
         return created ? TypedResults.Created($"/v1/files/{file.Id}", file) : TypedResults.Ok(file);

@@ -1,5 +1,3 @@
-using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using Dapper;
 using MediatR;
 using Npgsql;
@@ -7,7 +5,7 @@ using Npgsql;
 namespace ChatSlices.Features.ClearCache;
 
 /// <summary>DELETE /v1/assistants/{id}/cache (admin): purges the assistant's semantic cache and says how many entries went.</summary>
-public sealed class ClearCache : IEndpointModule
+public static class ClearCache
 {
     public sealed record Command(Guid AssistantId) : IRequest<Response?>;
 
@@ -28,12 +26,6 @@ public sealed class ClearCache : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/assistants").WithTags("Assistants").RequireAuthorization(AuthSetup.AdminPolicy)
-            .MapDelete("/{id:guid}/cache", Endpoint)
-            .WithName("ClearAssistantCache")
-            .WithSummary("Purge the assistant's semantic cache");
-
-    private static async Task<Results<Ok<Response>, NotFound>> Endpoint(Guid id, IMediator mediator, CancellationToken ct) =>
+    public static async Task<Results<Ok<Response>, NotFound>> Endpoint(Guid id, IMediator mediator, CancellationToken ct) =>
         await mediator.Send(new Command(id), ct) is { } cleared ? TypedResults.Ok(cleared) : TypedResults.NotFound();
 }

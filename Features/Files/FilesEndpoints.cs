@@ -1,20 +1,17 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 
 namespace ChatSlices.Features.Files;
 
-/// <summary>The routes of API.md "Files" other than the upload.</summary>
-public sealed class FilesEndpoints : IEndpointModule
+/// <summary>The routes under <c>/v1/files</c>. A session's files and its upload are mapped with the session routes.</summary>
+public sealed class FilesEndpoints : ICarterModule
 {
     /// <summary>A document the caller may see: one of their own sessions' files, or (for admins) an assistant's knowledge.</summary>
     public const string Visible =
         "(EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = d.session_id AND s.user_id = @UserId) OR (d.assistant_id IS NOT NULL AND @IsAdmin))";
 
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapGet("/{id:guid}/files", ListSessionFiles.Endpoint).WithName("ListSessionFiles").WithSummary("The session's files (without their text)");
-
         var files = app.MapGroup("/v1/files").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy);
         files.MapGet("/{id:guid}", GetFile.Endpoint).WithName("GetFile").WithSummary("A file with its extracted text");
         files.MapGet("/{id:guid}/content", GetFileContent.Endpoint).WithName("GetFileContent").WithSummary("The original PDF");

@@ -1,14 +1,16 @@
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
+using Carter;
+using ChatSlices.Features.Sessions;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace ChatSlices.Features.ListHistory;
 
@@ -16,7 +18,7 @@ namespace ChatSlices.Features.ListHistory;
 /// GET /v1/chat/history: the caller's sessions, newest <c>updated_at</c> first (best match first with <c>q</c>),
 /// filtered and paged, with the exact total and, unless asked not to, their messages — all in one query.
 /// </summary>
-public sealed class ListHistory : IEndpointModule
+public sealed class ListHistory : ICarterModule
 {
     public sealed record Query(
         string UserId, string? RawPage, string? RawPageSize, string? RawStartDate, string? RawEndDate, string? Model,
@@ -52,23 +54,14 @@ public sealed class ListHistory : IEndpointModule
         }
     }
 
-    public sealed record Session(
-        Guid Id, string? UserId, string? ApplicationId, Guid? AssistantId, string Model, string? Title, bool Archived,
-        long MessageCount, DateTime CreatedAt, DateTime UpdatedAt)
-    {
-        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-        public JsonElement? Messages { get; init; }
-    }
+    public sealed record Response(long Total, int Page, int PageSize, IReadOnlyList<SessionView> Sessions);
 
-    public sealed record Response(long Total, int Page, int PageSize, IReadOnlyList<Session> Sessions);
-
-    private sealed record Row(
-        long Total, Guid? Id, string? UserId, string? ApplicationId, Guid? AssistantId, string? Model, string? Title, bool? Archived,
-        long? MessageCount, DateTime? CreatedAt, DateTime? UpdatedAt, string? Messages);
+    /// <summary>What each row has besides the session (whose columns are null on a page beyond the end).</summary>
+    private sealed record PageRow(long Total, string? Messages);
 
     // One statement: the matches, their count, the page, and each page session's messages as JSON.
     // The count row is joined to the page so that a page beyond the end still reports the total.
-    private const string Sql = """
+    private const string Sql = $"""
         WITH q AS (
             SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query
         ), matched AS (
@@ -88,43 +81,32 @@ public sealed class ListHistory : IEndpointModule
         ), page AS (
             SELECT * FROM matched ORDER BY rank DESC, updated_at DESC, id DESC OFFSET @Offset LIMIT @PageSize
         )
-        SELECT t.total, p.id, p.user_id, p.application_id, p.assistant_id, p.model, p.title,
-               p.archived_at IS NOT NULL AS archived,
-               (SELECT count(*) FROM chat_messages c WHERE c.session_id = p.id) AS message_count,
-               p.created_at, p.updated_at,
-               CASE WHEN @IncludeMessages AND p.id IS NOT NULL THEN (
-                   SELECT coalesce(jsonb_agg(jsonb_build_object(
-                       'id', m.id, 'session_id', m.session_id, 'role', m.role, 'content', m.content, 'model', m.model,
-                       'status', m.status, 'prompt_tokens', m.prompt_tokens, 'completion_tokens', m.completion_tokens,
-                       'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-                       ORDER BY m.created_at), '[]'::jsonb)::text
-                   FROM chat_messages m WHERE m.session_id = p.id) END AS messages
+        SELECT t.total, CASE WHEN @IncludeMessages AND s.id IS NOT NULL THEN {SessionViews.MessagesJson} END AS messages,
+               {SessionViews.SessionColumns}
         FROM (SELECT count(*) AS total FROM matched) t
-        LEFT JOIN page p ON true
-        ORDER BY p.rank DESC, p.updated_at DESC, p.id DESC
+        LEFT JOIN page s ON true
+        ORDER BY s.rank DESC, s.updated_at DESC, s.id DESC
         """;
 
-    public sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Response>
+    public sealed class Handler(NpgsqlDataSource db, IOptions<HttpJsonOptions> json) : IRequestHandler<Query, Response>
     {
         public async Task<Response> Handle(Query query, CancellationToken ct)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
-            var rows = (await conn.QueryAsync<Row>(new CommandDefinition(Sql, new
+            var rows = (await conn.QueryAsync<PageRow, SessionView?, (PageRow Page, SessionView? Session)>(new CommandDefinition(Sql, new
             {
                 query.UserId, query.IncludeArchived, query.StartDate, query.EndDate, query.Model, query.AssistantId,
                 query.Search, query.IncludeMessages, Offset = (long)(query.Page - 1) * query.PageSize, query.PageSize,
-            }, cancellationToken: ct))).AsList();
-            var sessions = rows.Where(r => r.Id is not null).Select(r => new Session(
-                r.Id!.Value, r.UserId, r.ApplicationId, r.AssistantId, r.Model!, r.Title, r.Archived!.Value, r.MessageCount!.Value,
-                r.CreatedAt!.Value, r.UpdatedAt!.Value)
+            }, cancellationToken: ct), (page, session) => (page, session), splitOn: "id")).AsList();
+            var sessions = rows.Where(r => r.Session is not null).Select(r => r.Session! with
             {
-                Messages = r.Messages is null ? null : JsonDocument.Parse(r.Messages).RootElement.Clone(),
+                Messages = r.Page.Messages is null ? null : JsonSerializer.Deserialize<List<MessageView>>(r.Page.Messages, json.Value.SerializerOptions),
             }).ToList();
-            return new Response(rows[0].Total, query.Page, query.PageSize, sessions);
+            return new Response(rows[0].Page.Total, query.Page, query.PageSize, sessions);
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/chat/history").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy)
             .MapGet("", Endpoint)
             .WithName("ListHistory")

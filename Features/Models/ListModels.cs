@@ -1,12 +1,12 @@
+using Carter;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using MediatR;
 
 namespace ChatSlices.Features.Models;
 
 /// <summary>GET /v1/models: the model catalog, in the shape of OpenAI's model list plus prices and limits.</summary>
-public sealed class ListModels : IEndpointModule
+public sealed class ListModels : ICarterModule
 {
     public sealed record Query : IRequest<Response>;
 
@@ -23,12 +23,12 @@ public sealed class ListModels : IEndpointModule
                 m.InputPricePerMillion, m.OutputPricePerMillion, m.Kind, m.Dimensions)).ToList()));
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/models").WithTags("Models").RequireAuthorization(AuthSetup.OptionalPolicy)
-            .MapGet("", Handle)
+            .MapGet("", Endpoint)
             .WithName("ListModels")
             .WithSummary("The model catalog: chat and embedding models with limits and prices");
 
-    private static async Task<Ok<Response>> Handle(IMediator mediator, CancellationToken ct) =>
+    private static async Task<Ok<Response>> Endpoint(IMediator mediator, CancellationToken ct) =>
         TypedResults.Ok(await mediator.Send(new Query(), ct));
 }

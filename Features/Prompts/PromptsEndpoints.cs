@@ -1,5 +1,5 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 
 namespace ChatSlices.Features.Prompts;
 
@@ -7,9 +7,9 @@ namespace ChatSlices.Features.Prompts;
 /// API.md "Prompts": a signed-in caller's prompt library. Own prompts are private (another user's is 404); templates are
 /// readable by everyone signed in and created, changed and deleted by admins only (403 for others).
 /// </summary>
-public sealed class PromptsEndpoints : IEndpointModule
+public sealed class PromptsEndpoints : ICarterModule
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
         var prompts = app.MapGroup("/v1/prompts").WithTags("Prompts").RequireAuthorization(AuthSetup.UserPolicy);
         prompts.MapPost("", CreatePrompt.Endpoint).WithName("CreatePrompt")

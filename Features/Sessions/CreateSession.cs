@@ -2,7 +2,6 @@ using System.Security.Claims;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
@@ -41,8 +40,7 @@ public static class CreateSession
             if (body.AssistantId is { } assistantId && (assistant = await AssistantProfile.LoadAsync(conn, assistantId, ct)) is null)
                 return Failure.NotFound("Assistant");
             var model = body.Model ?? assistant?.Model ?? ai.Value.DefaultModel;
-            if (catalog.Find(model, ModelKind.Chat) is null)
-                return Failure.BadRequest($"Unknown model '{model}'. GET /v1/models lists the chat models.", "model_not_found");
+            if (catalog.Require(model, ModelKind.Chat).Failure is { } unknown) return unknown;
 
             var session = await conn.QuerySingleAsync<SessionView>(new CommandDefinition(Sql, new
             {

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;

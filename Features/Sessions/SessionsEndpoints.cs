@@ -1,24 +1,45 @@
-using ChatSlices.Infrastructure.Auth;
+using Carter;
+using ChatSlices.Features.Files;
 using ChatSlices.Features.StreamChat;
-using ChatSlices.Infrastructure.Endpoints;
+using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.OpenApi;
 
 namespace ChatSlices.Features.Sessions;
 
-/// <summary>The session routes of API.md "Sessions" (the non-streaming turn lives in SendMessage).</summary>
-public sealed class SessionsEndpoints : IEndpointModule
+// Inside the namespace: the namespace Features.UploadPdf would hide its class's name.
+using ChatSlices.Features.UploadPdf;
+
+/// <summary>
+/// Every route under <c>/v1/chat/sessions</c>: one group per policy. The session's turn (SendMessage), its files and
+/// its upload live in their own slices; they are mapped here so that the prefix and its policies are set in one place.
+/// </summary>
+public sealed class SessionsEndpoints : ICarterModule
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.UserPolicy);
         sessions.MapPost("", CreateSession.Endpoint).WithName("CreateSession").WithSummary("Create an empty session")
             .ProducesProblem(StatusCodes.Status404NotFound);
         sessions.MapGet("/{id:guid}/messages", ListMessages.Endpoint).WithName("ListSessionMessages").WithSummary("A page of a session's messages, oldest first");
+        sessions.MapPost("/{id:guid}/messages", SendMessage.Endpoint).WithName("SendMessage")
+            .WithSummary("A non-streaming turn: the user message and the stored reply (honours Idempotency-Key)")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
         sessions.MapPut("/{id:guid}", RenameSession.Endpoint).WithName("RenameSession").WithSummary("Rename a session");
         sessions.MapPost("/{id:guid}/archive", ArchiveSession.Archive).WithName("ArchiveSession").WithSummary("Archive a session (hidden from history by default)");
         sessions.MapPost("/{id:guid}/unarchive", ArchiveSession.Unarchive).WithName("UnarchiveSession").WithSummary("Bring an archived session back");
         sessions.MapPost("/{id:guid}/reset", ResetSession.Endpoint).WithName("ResetSession").WithSummary("Remove a session's messages, keep the session");
         sessions.MapDelete("/{id:guid}", DeleteSession.Endpoint).WithName("DeleteSession").WithSummary("Delete a session with its messages and files");
-        SendMessage.Map(sessions);
+        sessions.MapGet("/{id:guid}/files", ListSessionFiles.Endpoint).WithOwnTag("Files").WithName("ListSessionFiles")
+            .WithSummary("The session's files (without their text)");
+        sessions.MapPost("/{id:guid}/upload", UploadPdf.Endpoint).WithOwnTag("Files").WithName("UploadPdf")
+            .WithSummary("Upload a PDF (≤ 10 MB, checked by content) as context for the session")
+            .DisableAntiforgery()
+            .Accepts<IFormFile>("multipart/form-data")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
         var readable = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.OptionalPolicy);
         readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its messages (a guest session by its id alone)");

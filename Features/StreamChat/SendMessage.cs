@@ -2,8 +2,8 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using ChatSlices.Features.Sessions;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.RateLimiting;
@@ -129,16 +129,7 @@ public static class SendMessage
         }
     }
 
-    /// <summary>Mapped on the sessions module's <c>/v1/chat/sessions</c> group.</summary>
-    public static RouteHandlerBuilder Map(RouteGroupBuilder sessions) =>
-        sessions.MapPost("/{id:guid}/messages", Endpoint)
-            .WithName("SendMessage")
-            .WithSummary("A non-streaming turn: the user message and the stored reply (honours Idempotency-Key)")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-
-    private static async Task<Results<Created<Response>, ProblemHttpResult>> Endpoint(Guid id, Request body, ClaimsPrincipal user, HttpContext http,
+    public static async Task<Results<Created<Response>, ProblemHttpResult>> Endpoint(Guid id, Request body, ClaimsPrincipal user, HttpContext http,
         IMediator mediator, CancellationToken ct, [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey = null)
     {
         var outcome = await mediator.Send(new Command(id, body, user, Caller.Of(http), idempotencyKey), ct);

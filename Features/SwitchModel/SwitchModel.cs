@@ -1,8 +1,7 @@
 using System.Security.Claims;
+using Carter;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Chat;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
@@ -15,7 +14,7 @@ namespace ChatSlices.Features.SwitchModel;
 /// POST /v1/chat/switch-model: later turns of the session use another model. History is kept; the switch is
 /// recorded as a system message in the session (shown to clients, never sent to a model).
 /// </summary>
-public sealed class SwitchModel : IEndpointModule
+public sealed class SwitchModel : ICarterModule
 {
     public sealed record Request(Guid? SessionId, string? Model);
 
@@ -57,8 +56,7 @@ public sealed class SwitchModel : IEndpointModule
     {
         public async Task<Outcome<Response>> Handle(Command command, CancellationToken ct)
         {
-            if (catalog.Find(command.Model, ModelKind.Chat) is null)
-                return Failure.BadRequest($"Unknown model '{command.Model}'. GET /v1/models lists the chat models.", "model_not_found");
+            if (catalog.Require(command.Model, ModelKind.Chat).Failure is { } unknown) return unknown;
 
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var results = await conn.QueryMultipleAsync(new CommandDefinition(Sql,
@@ -70,7 +68,7 @@ public sealed class SwitchModel : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/chat/switch-model").WithTags("Chat").RequireAuthorization(AuthSetup.UserPolicy)
             .MapPost("", Endpoint)
             .WithName("SwitchModel")

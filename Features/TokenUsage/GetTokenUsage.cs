@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
@@ -14,7 +14,7 @@ namespace ChatSlices.Features.TokenUsage;
 /// GET /v1/tokens/usage?start_date&amp;end_date: the caller's tokens and cost from their stored replies: totals,
 /// per model, and per UTC day (days without use omitted). Dates are inclusive UTC days; by default the last 30 days.
 /// </summary>
-public sealed class GetTokenUsage : IEndpointModule
+public sealed class GetTokenUsage : ICarterModule
 {
     public const int DefaultDays = 30;
 
@@ -80,7 +80,7 @@ public sealed class GetTokenUsage : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/tokens").WithTags("Usage").RequireAuthorization(AuthSetup.UserPolicy)
             .MapGet("/usage", Endpoint)
             .WithName("GetTokenUsage")

@@ -2,12 +2,10 @@ using System.Security.Claims;
 using System.Text.Json;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
-using ChatSlices.Infrastructure.Http;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -17,7 +15,7 @@ namespace ChatSlices.Features.UploadPdf;
 /// POST /v1/chat/sessions/{id}/upload (multipart <c>file</c>, optional <c>metadata</c> JSON object for retrieval
 /// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context.
 /// </summary>
-public sealed class UploadPdf : IEndpointModule
+public static class UploadPdf
 {
     public sealed record Command(Guid SessionId, string UserId, string FileName, byte[] Bytes, string? RawMetadata)
         : IRequest<Outcome<(FileView File, bool Created)>>, IValidated
@@ -56,29 +54,12 @@ public sealed class UploadPdf : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGroup("/v1/chat/sessions").WithTags("Files").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapPost("/{id:guid}/upload", Endpoint)
-            .WithName("UploadPdf")
-            .WithSummary("Upload a PDF (≤ 10 MB, checked by content) as context for the session")
-            .DisableAntiforgery()
-            .Accepts<IFormFile>("multipart/form-data")
-            .Produces<Response>(StatusCodes.Status201Created)
-            .Produces<Response>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-
-    private static async Task<IResult> Endpoint(Guid id, HttpContext http, ClaimsPrincipal user, IMediator mediator,
-        IOptions<UploadSettings> settings, CancellationToken ct)
+    public static async Task<Results<Created<Response>, Ok<Response>, ProblemHttpResult>> Endpoint(Guid id, HttpContext http,
+        ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
     {
-        var upload = await UploadedFile.ReadAsync(http, settings.Value.MaxPdfBytes, ct);
+        var upload = await PdfUpload.ReadAsync(http, settings.Value, ct);
         if (upload.Failure is { } refused) return refused.ToResult();
         var file = upload.Value!;
-        if (!PdfText.LooksLikePdf(file.Bytes))
-            return new Failure(StatusCodes.Status415UnsupportedMediaType, "The file is not a PDF (its content does not start with %PDF-).", "not_a_pdf").ToResult();
-
         var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, file.Bytes, file.Form["metadata"].FirstOrDefault()), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (stored, created) = outcome.Value;

@@ -1,6 +1,6 @@
 using System.Security.Claims;
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using Dapper;
 using MediatR;
 using Npgsql;
@@ -8,7 +8,7 @@ using Npgsql;
 namespace ChatSlices.Features.Users;
 
 /// <summary>GET /v1/users/me: who the service takes the caller to be (the row is created on first sight).</summary>
-public sealed class GetCurrentUser : IEndpointModule
+public sealed class GetCurrentUser : ICarterModule
 {
     public sealed record Query(string UserId, string[] Roles, string? ApplicationId) : IRequest<Response>;
 
@@ -30,13 +30,13 @@ public sealed class GetCurrentUser : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(AuthSetup.UserPolicy)
-            .MapGet("/me", Handle)
+            .MapGet("/me", Endpoint)
             .WithName("GetCurrentUser")
             .WithSummary("The calling user, as recorded from their token");
 
-    private static async Task<Ok<Response>> Handle(ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
+    private static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, CancellationToken ct)
     {
         var roles = user.FindAll("role").Select(c => c.Value).ToArray();
         return TypedResults.Ok(await mediator.Send(new Query(user.RequiredUserId(), roles, user.ApplicationId()), ct));

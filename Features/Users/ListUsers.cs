@@ -1,5 +1,5 @@
+using Carter;
 using ChatSlices.Infrastructure.Auth;
-using ChatSlices.Infrastructure.Endpoints;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
@@ -9,7 +9,7 @@ using Npgsql;
 namespace ChatSlices.Features.Users;
 
 /// <summary>GET /v1/admin/users?skip&amp;limit: the users the service has seen, newest first (admin only).</summary>
-public sealed class ListUsers : IEndpointModule
+public sealed class ListUsers : ICarterModule
 {
     public sealed record Query(SkipLimit Page) : IRequest<Response>, IValidated
     {
@@ -39,14 +39,14 @@ public sealed class ListUsers : IEndpointModule
         }
     }
 
-    public static void Map(IEndpointRouteBuilder app) =>
+    public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGroup("/v1/admin/users").WithTags("Admin").RequireAuthorization(AuthSetup.AdminPolicy)
-            .MapGet("", Handle)
+            .MapGet("", Endpoint)
             .WithName("ListUsers")
             .WithSummary("Users seen by the service, newest first")
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status403Forbidden);
 
-    private static async Task<Ok<Response>> Handle(IMediator mediator, CancellationToken ct, [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
+    private static async Task<Ok<Response>> Endpoint(IMediator mediator, CancellationToken ct, [FromQuery] string? skip = null, [FromQuery] string? limit = null) =>
         TypedResults.Ok(await mediator.Send(new Query(new SkipLimit(skip, limit, DefaultLimit: 100, MaxLimit: 1000)), ct));
 }

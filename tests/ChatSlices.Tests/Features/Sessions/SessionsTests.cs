@@ -40,7 +40,9 @@ public class SessionsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
     {
         var client = api.UserClient("creator");
 
-        await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "nope" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        var unknown = await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "nope" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        unknown.Str("code").Should().Be("model_not_found");
+        unknown.Str("detail").Should().Be("Unknown model 'nope'. GET /v1/models lists the chat models.");
         await (await client.PostAsJsonAsync("/v1/chat/sessions", new { title = new string('t', 201) })).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
         await (await api.ClientFor(null).PostAsJsonAsync("/v1/chat/sessions", new { })).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
     }

@@ -39,6 +39,7 @@ public class SwitchModelTests(ChatApiFactory api) : IClassFixture<ChatApiFactory
         var problem = await (await client.PostAsJsonAsync("/v1/chat/switch-model", new { session_id = sessionId, model = "gpt-9" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
 
         problem.Str("code").Should().Be("model_not_found");
+        problem.Str("detail").Should().Be("Unknown model 'gpt-9'. GET /v1/models lists the chat models.");
         (await api.ScalarAsync<string>("SELECT model FROM chat_sessions WHERE id = @id::uuid", new { id = sessionId })).Should().Be("local-chat");
     }
 

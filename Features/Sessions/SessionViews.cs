@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
 
-namespace ChatSlices.Infrastructure.Chat;
+namespace ChatSlices.Features.Sessions;
 
 /// <summary>A stored message as API.md shows it.</summary>
 public sealed record MessageView(
@@ -19,7 +19,7 @@ public sealed record SessionView(
     public IReadOnlyList<MessageView>? Messages { get; init; }
 }
 
-/// <summary>Reads sessions and messages for the slices that show them. Ownership is part of every query.</summary>
+/// <summary>Reads sessions and messages for the slices that show them (Sessions, ListHistory, SendMessage). Ownership is part of every query.</summary>
 public static class SessionViews
 {
     public const string SessionColumns = """
@@ -29,6 +29,19 @@ public static class SessionViews
 
     public const string MessageColumns = """
         m.id, m.session_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at
+        """;
+
+    /// <summary>
+    /// The messages of session <c>s</c> as one JSON array of <see cref="MessageView"/>, oldest first: many sessions'
+    /// messages in one statement (history). Times are written in UTC with a <c>Z</c>, as they are read.
+    /// </summary>
+    public const string MessagesJson = """
+        (SELECT coalesce(jsonb_agg(jsonb_build_object(
+            'id', m.id, 'session_id', m.session_id, 'role', m.role, 'content', m.content, 'model', m.model,
+            'status', m.status, 'prompt_tokens', m.prompt_tokens, 'completion_tokens', m.completion_tokens,
+            'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+            ORDER BY m.created_at), '[]'::jsonb)::text
+         FROM chat_messages m WHERE m.session_id = s.id)
         """;
 
     /// <summary>Sessions the caller may see: their own, and with <c>@GuestSessions</c> a guest session by its id.</summary>
