@@ -88,10 +88,31 @@ public static class Checks
                     : $"{t.Content}: stored {row.Status}, {row.Content.Length} chars ({row.PromptTokens}+{row.CompletionTokens} tokens); the client got {t.Received.Length} chars ({t.PromptTokens}+{t.CompletionTokens})");
         }
 
-        // The service learns that a client left only when its socket says so, which takes a while on a loaded machine. What it
-        // noticed shows at the fake: a reply cut short is stored interrupted (what the client got, then at most the rest of the
-        // fake's reply); a model call it never cancelled — the client left after the service had relayed the whole reply — is
-        // stored complete and whole. Either way nothing is lost; how many aborts cancelled the call is reported beside.
+        var interrupted = Interrupted(turns, replies, upstream, fullReply);
+
+        var lost = new Invariant("no reply lost or extra: one stored reply per turn, none that no turn asked for");
+        var ids = turns.Where(t => t.MessageId is not null).Select(t => t.MessageId!.Value).ToHashSet();
+        foreach (var t in sent) lost.Check(t.MessageId is { } id && replies.ContainsKey(id), () => $"{t.Content}: reply {t.MessageId?.ToString() ?? "(no id seen)"} not stored");
+        foreach (var row in db.Replies.Where(r => users.Contains(r.UserId) && !ids.Contains(r.Id))) lost.Check(false, () => $"reply {row.Id} ({row.Status}) of {row.UserId} belongs to no turn");
+
+        var retries = new Invariant("an Idempotency-Key retry of a non-streaming turn returns the same stored reply");
+        foreach (var t in turns.Where(t => t.Retry && t.MessageId is not null)) retries.Check(t.RetryMatched == true, () => $"{t.Content}: the retry answered differently ({t.Error ?? "another reply"})");
+
+        var calls = new Invariant("one model call per turn (retries are answered from storage)");
+        foreach (var t in sent) calls.Check(upstream[t.Content].Count() == 1, () => $"{t.Content}: the fake was called {upstream[t.Content].Count()} times");
+
+        var (usage, daily) = Usage(users, db, apiUsage);
+        return [answered, userTurns, complete, interrupted, lost, retries, calls, usage, daily];
+    }
+
+    /// <summary>
+    /// The service learns that a client left only when its socket says so, which takes a while on a loaded machine. What it
+    /// noticed shows at the fake: a reply cut short is stored interrupted (what the client got, then at most the rest of the
+    /// fake's reply); a model call it never cancelled — the client left after the service had relayed the whole reply — is
+    /// stored complete and whole. Either way nothing is lost; how many aborts cancelled the call is reported beside.
+    /// </summary>
+    private static Invariant Interrupted(IReadOnlyList<Turn> turns, Dictionary<Guid, StoredMessage> replies, ILookup<string, FakeRequest> upstream, string fullReply)
+    {
         var interrupted = new Invariant("every aborted reply is stored `interrupted` (what the client got, then at most the rest of the fake's reply), " +
                                         "or `complete` and whole when the service had relayed it all before it saw the client leave");
         foreach (var t in turns.Where(t => t.Aborted))
@@ -110,18 +131,12 @@ public static class Checks
                   $"{call?.ChunksWrittenAt.Count(at => at > t.AbortedAt) ?? 0} chunks after the client left" +
                   (call is not null && call.Aborted.Task.IsCompleted ? $" and saw the call cancelled {Stopwatch.GetElapsedTime(t.AbortedAt, call.Aborted.Task.Result).TotalMilliseconds:0} ms after" : " and was never cancelled"));
         }
+        return interrupted;
+    }
 
-        var lost = new Invariant("no reply lost or extra: one stored reply per turn, none that no turn asked for");
-        var ids = turns.Where(t => t.MessageId is not null).Select(t => t.MessageId!.Value).ToHashSet();
-        foreach (var t in sent) lost.Check(t.MessageId is { } id && replies.ContainsKey(id), () => $"{t.Content}: reply {t.MessageId?.ToString() ?? "(no id seen)"} not stored");
-        foreach (var row in db.Replies.Where(r => users.Contains(r.UserId) && !ids.Contains(r.Id))) lost.Check(false, () => $"reply {row.Id} ({row.Status}) of {row.UserId} belongs to no turn");
-
-        var retries = new Invariant("an Idempotency-Key retry of a non-streaming turn returns the same stored reply");
-        foreach (var t in turns.Where(t => t.Retry && t.MessageId is not null)) retries.Check(t.RetryMatched == true, () => $"{t.Content}: the retry answered differently ({t.Error ?? "another reply"})");
-
-        var calls = new Invariant("one model call per turn (retries are answered from storage)");
-        foreach (var t in sent) calls.Check(upstream[t.Content].Count() == 1, () => $"{t.Content}: the fake was called {upstream[t.Content].Count()} times");
-
+    /// <summary>The usage API and the daily-quota counters, per user, against the sum over that user's stored replies.</summary>
+    private static (Invariant Usage, Invariant Daily) Usage(HashSet<string> users, Snapshot db, IReadOnlyDictionary<string, (long Prompt, long Completion)> apiUsage)
+    {
         var usage = new Invariant("`GET /v1/tokens/usage` per user equals the sum over that user's stored replies");
         var daily = new Invariant("`usage_daily` per user settled to the same sum (every reservation released)");
         var byUser = db.Replies.GroupBy(r => r.UserId).ToDictionary(g => g.Key, g => (Prompt: g.Sum(r => r.PromptTokens), Completion: g.Sum(r => r.CompletionTokens)));
@@ -131,7 +146,7 @@ public static class Checks
             usage.Check(apiUsage.TryGetValue(user, out var api) && api == sum, () => $"{user}: API {(apiUsage.TryGetValue(user, out var a) ? $"{a.Prompt}+{a.Completion}" : "not read")}, stored replies {sum.Prompt}+{sum.Completion}");
             daily.Check(db.DailyTokens.GetValueOrDefault(user) == sum.Prompt + sum.Completion, () => $"{user}: usage_daily {db.DailyTokens.GetValueOrDefault(user)}, stored replies {sum.Prompt + sum.Completion}");
         }
-        return [answered, userTurns, complete, interrupted, lost, retries, calls, usage, daily];
+        return (usage, daily);
     }
 
     private static string Cut(string s) => s.Length <= 40 ? s : s[..40] + "…";

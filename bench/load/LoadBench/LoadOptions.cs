@@ -1,4 +1,4 @@
-using System.Globalization;
+using ChatSlices.Bench.Common;
 
 namespace ChatSlices.LoadBench;
 
@@ -6,6 +6,8 @@ namespace ChatSlices.LoadBench;
 public sealed class LoadOptions
 {
     public const string Model = "fake-gpt";
+
+    public const string Usage = "usage: LoadBench --app PUBLISHED/ChatSlices.dll [--clients 200] [--turns 20] [--abort-percent 10] [--retry-percent 20] [--chunks 16] [--delay-ms 10] [--seed 10] [--out load.md] [--json load.json]";
 
     public string App { get; private set; } = "";
     public string WorkDir { get; private set; } = "";
@@ -25,27 +27,26 @@ public sealed class LoadOptions
     public static LoadOptions Parse(string[] args)
     {
         var o = new LoadOptions();
-        for (var i = 0; i < args.Length; i++)
+        var a = new ArgReader(args);
+        while (a.Next() is { } name)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
-            switch (args[i])
+            switch (name)
             {
-                case "--app": o.App = Next(); break;
-                case "--workdir": o.WorkDir = Next(); break;
-                case "--pidfile": o.PidFile = Next(); break;
-                case "--out": o.Out = Next(); break;
-                case "--json": o.Json = Next(); break;
-                case "--git": o.Git = Next(); break;
-                case "--clients": o.Clients = NextInt(); break;
-                case "--turns": o.Turns = NextInt(); break;
-                case "--abort-percent": o.AbortPercent = NextInt(); break;
-                case "--retry-percent": o.RetryPercent = NextInt(); break;
-                case "--chunks": o.Chunks = NextInt(); break;
-                case "--delay-ms": o.DelayMs = NextInt(); break;
-                case "--seed": o.Seed = NextInt(); break;
-                case "--turn-timeout-seconds": o.TurnTimeout = TimeSpan.FromSeconds(NextInt()); break;
-                default: throw new ArgumentException($"unknown argument {args[i]}");
+                case "--app": o.App = a.Value(); break;
+                case "--workdir": o.WorkDir = a.Value(); break;
+                case "--pidfile": o.PidFile = a.Value(); break;
+                case "--out": o.Out = a.Value(); break;
+                case "--json": o.Json = a.Value(); break;
+                case "--git": o.Git = a.Value(); break;
+                case "--clients": o.Clients = a.Int(); break;
+                case "--turns": o.Turns = a.Int(); break;
+                case "--abort-percent": o.AbortPercent = a.Int(); break;
+                case "--retry-percent": o.RetryPercent = a.Int(); break;
+                case "--chunks": o.Chunks = a.Int(); break;
+                case "--delay-ms": o.DelayMs = a.Int(); break;
+                case "--seed": o.Seed = a.Int(); break;
+                case "--turn-timeout-seconds": o.TurnTimeout = TimeSpan.FromSeconds(a.Int()); break;
+                default: throw a.Unknown();
             }
         }
         if (o.App.Length == 0 || !File.Exists(o.App)) throw new ArgumentException("--app must name the published ChatSlices.dll");

@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using ChatSlices.Bench.Common;
+using static ChatSlices.Bench.Common.Figures;
 
 namespace ChatSlices.LoadBench;
 
@@ -12,15 +12,6 @@ public sealed class LoadReport(LoadOptions o, IReadOnlyList<Turn> turns, IReadOn
     private List<double> FirstText => [.. turns.Where(t => t.FirstTextMs is not null).Select(t => t.FirstTextMs!.Value)];
     private int Violations => invariants.Sum(i => i.Violations);
 
-    private static double Percentile(IReadOnlyList<double> values, double p)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
-    }
-
-    private static string F(double v, string format) => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
-
     public string Markdown()
     {
         var s = new StringBuilder();
@@ -31,7 +22,7 @@ public sealed class LoadReport(LoadOptions o, IReadOnlyList<Turn> turns, IReadOn
                      string.Join(", ", Enum.GetValues<TurnKind>().Select(k => $"{k.Label()} {turns.Count(t => t.Kind == k)}")) + ". " +
                      $"{o.AbortPercent}% of the streamed turns are abandoned by the client after 1 to {Math.Max(1, o.Chunks / 4)} text chunks (the connection is cut); " +
                      $"{o.RetryPercent}% of the non-streaming messages are sent again with the same `Idempotency-Key`. The fake upstream (in the load process) streams " +
-                     $"{o.Chunks} chunks ({replyChars} characters), {o.DelayMs} ms apart, and reports usage. Afterwards the service's database (`{Program.Database}`, created anew), " +
+                     $"{o.Chunks} chunks ({replyChars} characters), {o.DelayMs} ms apart, and reports usage. Afterwards the service's database (`{LoadRun.Database}`, created anew), " +
                      "`GET /v1/tokens/usage` of every user and what each client saw are compared.");
         s.AppendLine();
         s.AppendLine("| invariant | checked | violations |");
@@ -46,13 +37,13 @@ public sealed class LoadReport(LoadOptions o, IReadOnlyList<Turn> turns, IReadOn
         s.AppendLine($"| idempotent retries | {turns.Count(t => t.RetryMatched is not null)} |");
         s.AppendLine($"| wall time of the load | {F(wallSeconds, "0.0")} s |");
         s.AppendLine($"| throughput | {F(turns.Count / wallSeconds, "0")} turns/s |");
-        s.AppendLine($"| turn latency p50 / p99 (request sent → reply complete; aborted turns left out) | {F(Percentile(latencies, 50), "0")} ms / {F(Percentile(latencies, 99), "0")} ms |");
-        s.AppendLine($"| first text chunk p50 / p99 (streamed turns) | {F(Percentile(first, 50), "0.0")} ms / {F(Percentile(first, 99), "0.0")} ms |");
+        s.AppendLine($"| turn latency p50 / p99 (request sent → reply complete; aborted turns left out) | {F(Stats.Percentile(latencies, 50), "0")} ms / {F(Stats.Percentile(latencies, 99), "0")} ms |");
+        s.AppendLine($"| first text chunk p50 / p99 (streamed turns) | {F(Stats.Percentile(first, 50), "0.0")} ms / {F(Stats.Percentile(first, 99), "0.0")} ms |");
         s.AppendLine($"| the fake's own time per reply (its floor) | {o.Chunks * o.DelayMs} ms |");
         s.AppendLine($"| client gone → the model call cancelled, p50 / p99 ({abortNoticedMs.Count} of {turns.Count(t => t.Aborted)} aborts cancelled it) | " +
-                     $"{F(Percentile(abortNoticedMs, 50), "0.0")} ms / {F(Percentile(abortNoticedMs, 99), "0.0")} ms |");
+                     $"{F(Stats.Percentile(abortNoticedMs, 50), "0.0")} ms / {F(Stats.Percentile(abortNoticedMs, 99), "0.0")} ms |");
         s.AppendLine($"| service CPU per turn | {(serviceCpuMs is { } cpu ? F(cpu / turns.Count, "0.0") + " ms" : "n/a")} |");
-        s.AppendLine($"| service RSS before / peak during | {Mb(rssBeforeKb)} / {Mb(peakRssKb)} |");
+        s.AppendLine($"| service RSS before / peak during | {Mib(rssBeforeKb, "0")} / {Mib(peakRssKb, "0")} |");
         s.AppendLine($"| wait for the last replies and quota settlements to land | {F(settleSeconds, "0.0")} s |");
         s.AppendLine();
         if (Violations > 0)
@@ -68,7 +59,7 @@ public sealed class LoadReport(LoadOptions o, IReadOnlyList<Turn> turns, IReadOn
         return s.ToString();
     }
 
-    public string Json() => JsonSerializer.Serialize(new
+    public string Json() => Serialize(new
     {
         clients = o.Clients,
         turns_per_client = o.Turns,
@@ -81,22 +72,18 @@ public sealed class LoadReport(LoadOptions o, IReadOnlyList<Turn> turns, IReadOn
         retries = turns.Count(t => t.RetryMatched is not null),
         wall_seconds = Math.Round(wallSeconds, 2),
         turns_per_s = Math.Round(turns.Count / wallSeconds, 1),
-        latency_p50_ms = Round(Percentile(Latencies, 50)),
-        latency_p99_ms = Round(Percentile(Latencies, 99)),
-        first_text_p50_ms = Round(Percentile(FirstText, 50)),
-        first_text_p99_ms = Round(Percentile(FirstText, 99)),
+        latency_p50_ms = Round(Stats.Percentile(Latencies, 50), 2),
+        latency_p99_ms = Round(Stats.Percentile(Latencies, 99), 2),
+        first_text_p50_ms = Round(Stats.Percentile(FirstText, 50), 2),
+        first_text_p99_ms = Round(Stats.Percentile(FirstText, 99), 2),
         aborts_that_cancelled_the_model_call = abortNoticedMs.Count,
-        abort_noticed_p50_ms = Round(Percentile(abortNoticedMs, 50)),
-        abort_noticed_p99_ms = Round(Percentile(abortNoticedMs, 99)),
-        service_cpu_ms_per_turn = serviceCpuMs is { } cpu ? Round(cpu / turns.Count) : null,
-        peak_rss_mib = Round(peakRssKb / 1024.0),
+        abort_noticed_p50_ms = Round(Stats.Percentile(abortNoticedMs, 50), 2),
+        abort_noticed_p99_ms = Round(Stats.Percentile(abortNoticedMs, 99), 2),
+        service_cpu_ms_per_turn = serviceCpuMs is { } cpu ? Round(cpu / turns.Count, 2) : null,
+        peak_rss_mib = Round(peakRssKb / 1024.0, 2),
         settle_seconds = Math.Round(settleSeconds, 1),
         invariants = invariants.Select(i => new { invariant = i.Name, @checked = i.Checked, violations = i.Violations, examples = i.Examples }),
         violations = Violations,
         passed = Violations == 0,
-    }, new JsonSerializerOptions { WriteIndented = true });
-
-    private static double? Round(double v) => double.IsNaN(v) ? null : Math.Round(v, 2);
-
-    private static string Mb(long? kb) => kb is { } v ? $"{v / 1024.0:0} MiB" : "n/a";
+    });
 }

@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text;
 
-namespace DataBench;
+namespace ChatSlices.Bench.Common;
 
 /// <summary>
 /// A born-digital PDF 1.4 (Helvetica, one content stream per page, one line per string) with an exact xref table,
-/// optionally padded with an unreferenced stream object. Adapted from tests/ChatSlices.Tests/Support/TestPdf.cs.
+/// optionally padded with an unreferenced stream object: the layout of tests/ChatSlices.Tests/Support/TestPdf.cs, whose public
+/// API has no many-page padded PDF, so it is not linked here; this is the one PDF writer of bench/.
 /// </summary>
 public static class Pdf
 {

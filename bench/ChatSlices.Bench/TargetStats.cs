@@ -1,32 +1,7 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
+using ChatSlices.Bench.Common;
 using ChatSlices.Tests.Support;
 
 namespace ChatSlices.Bench;
-
-public static class Stats
-{
-    /// <summary>Nearest-rank percentile (p in 0..100) of <paramref name="values"/>; NaN when empty.</summary>
-    public static double Percentile(IReadOnlyList<double> values, double p)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.ToArray();
-        Array.Sort(sorted);
-        var rank = (int)Math.Ceiling(p / 100.0 * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
-    }
-
-    /// <summary>The median (mean of the two middle values for an even count); NaN values are left out.</summary>
-    public static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
-
-    public static double Us(long fromTicks, long toTicks) => (toTicks - fromTicks) * 1_000_000.0 / Stopwatch.Frequency;
-}
 
 /// <summary>The numbers of one target in one run of a phase.</summary>
 public sealed record TargetStats(
@@ -93,47 +68,5 @@ public sealed record TargetStats(
             Stats.Percentile(own, 50), Stats.Percentile(own, 99),
             Stats.Percentile(firstEvent, 50), Stats.Percentile(firstEvent, 99),
             Stats.Percentile(eventToUpstream, 50), Stats.Percentile(eventToUpstream, 99));
-    }
-}
-
-/// <summary>Whether each stream got every numbered chunk once and in order (the fake sends "c0 ", "c1 ", …).</summary>
-public sealed partial record Integrity(int Streams, int Intact, int Failed, long Lost, long Reordered, long Duplicated, long Unexpected,
-    double LongestGapMs, string? FirstProblem)
-{
-    [GeneratedRegex(@"^c(\d+) $")]
-    private static partial Regex ChunkName();
-
-    public static Integrity Check(IReadOnlyList<StreamResult> results, int chunks)
-    {
-        int intact = 0, failed = 0;
-        long lost = 0, reordered = 0, duplicated = 0, unexpected = 0;
-        string? first = null;
-        var longestGap = 0.0;
-        foreach (var r in results)
-        {
-            for (var i = 1; i < r.ArrivedAt.Count; i++) longestGap = Math.Max(longestGap, Stats.Us(r.ArrivedAt[i - 1], r.ArrivedAt[i]) / 1000);
-            var seen = new HashSet<int>();
-            var previous = -1;
-            long rLost, rReordered = 0, rDup = 0, rUnexpected = 0;
-            foreach (var text in r.Texts)
-            {
-                var m = ChunkName().Match(text);
-                if (!m.Success || !int.TryParse(m.Groups[1].Value, out var index) || index >= chunks) { rUnexpected++; continue; }
-                if (!seen.Add(index)) rDup++;
-                else if (index < previous) rReordered++;
-                previous = index;
-            }
-            rLost = chunks - seen.Count;
-            var ok = r.Ok && r.Usage && rLost == 0 && rReordered == 0 && rDup == 0 && rUnexpected == 0 && r.Texts.Count == chunks;
-            if (ok) intact++;
-            if (!r.Ok) failed++;
-            lost += rLost;
-            reordered += rReordered;
-            duplicated += rDup;
-            unexpected += rUnexpected;
-            if (!ok && first is null)
-                first = r.Error ?? $"{r.Texts.Count} chunks, lost {rLost}, reordered {rReordered}, duplicated {rDup}, unexpected {rUnexpected}, usage {r.Usage}";
-        }
-        return new Integrity(results.Count, intact, failed, lost, reordered, duplicated, unexpected, longestGap, first);
     }
 }

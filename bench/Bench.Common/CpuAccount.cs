@@ -1,4 +1,4 @@
-namespace ChatSlices.Bench;
+namespace ChatSlices.Bench.Common;
 
 /// <summary>
 /// How much of the machine's CPU went to the processes under test (this bench, the service, nginx, PostgreSQL)
