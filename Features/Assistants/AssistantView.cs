@@ -39,6 +39,8 @@ public sealed record AssistantFields(
             errors.Range(settings.MaxTokens, "settings.max_tokens", 1, 8192);
             errors.Range(settings.Cache?.SimilarityThreshold, "settings.cache.similarity_threshold", 0.5, 1.0);
             errors.Require(settings.Cache?.TtlSeconds is null or >= 60, "settings.cache.ttl_seconds", "Must be at least 60.");
+            errors.Require(settings.Cache?.Scope is null or CacheSettings.AssistantScope or CacheSettings.UserScope, "settings.cache.scope",
+                "Must be assistant or user.");
         }
     }
 

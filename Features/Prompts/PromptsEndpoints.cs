@@ -1,5 +1,6 @@
 using Carter;
 using ChatSlices.Infrastructure.Auth;
+using ChatSlices.Infrastructure.RateLimiting;
 
 namespace ChatSlices.Features.Prompts;
 
@@ -18,7 +19,7 @@ public sealed class PromptsEndpoints : ICarterModule
         prompts.MapGet("", ListPrompts.Endpoint).WithName("ListPrompts")
             .WithSummary("The caller's prompts and the templates: filtered by scenario, tag and search (title, content, description), paged, newest first")
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-        prompts.MapPost("/preview", PreviewPrompt.Endpoint).WithName("PreviewPrompt")
+        prompts.MapPost("/preview", PreviewPrompt.Endpoint).WithName("PreviewPrompt").WithMetadata(new ModelCallRoute())
             .WithSummary("Fill a stored or given prompt with variables and, when none is missing, try it on a model")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)

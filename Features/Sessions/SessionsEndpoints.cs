@@ -3,6 +3,7 @@ using ChatSlices.Features.Files;
 using ChatSlices.Features.StreamChat;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.OpenApi;
+using ChatSlices.Infrastructure.RateLimiting;
 
 namespace ChatSlices.Features.Sessions;
 
@@ -21,7 +22,7 @@ public sealed class SessionsEndpoints : ICarterModule
         sessions.MapPost("", CreateSession.Endpoint).WithName("CreateSession").WithSummary("Create an empty session")
             .ProducesProblem(StatusCodes.Status404NotFound);
         sessions.MapGet("/{id:guid}/messages", ListMessages.Endpoint).WithName("ListSessionMessages").WithSummary("A page of a session's messages, oldest first");
-        sessions.MapPost("/{id:guid}/messages", SendMessage.Endpoint).WithName("SendMessage")
+        sessions.MapPost("/{id:guid}/messages", SendMessage.Endpoint).WithName("SendMessage").WithMetadata(new ModelCallRoute())
             .WithSummary("A non-streaming turn: the user message and the stored reply (honours Idempotency-Key)")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);

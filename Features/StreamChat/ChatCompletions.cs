@@ -40,7 +40,7 @@ public static class ChatCompletions
         chat.MapPost("/completions", Endpoint)
             .WithName("CreateChatCompletion")
             .WithSummary("OpenAI-compatible chat completions (stream or not), stored in a session")
-            .WithMetadata(new OpenAiErrorFormat(), new StreamingRoute())
+            .WithMetadata(new OpenAiErrorFormat(), new ModelCallRoute())
             .Accepts<Request>("application/json")
             .Produces<Completion>(StatusCodes.Status200OK)
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType);

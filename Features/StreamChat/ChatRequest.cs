@@ -40,6 +40,10 @@ public sealed record ChatRequest(
 {
     public const int MaxQueryChars = 10_000;
     public const int MaxHistoryItems = 50;
+    public const int MaxSystemPromptChars = 20_000;
+    /// <summary>An earlier turn the client resends (an OpenAI-style client sends the whole conversation each time).</summary>
+    public const int MaxTurnChars = 100_000;
+    public const int MaxRagSources = 10;
 
     public static readonly string[] ContextModes = ["rag", "attachment", "hybrid", "document", "none"];
     public static readonly string[] StreamFormats = ["events", "tokens"];
@@ -91,7 +95,7 @@ public sealed record ChatRequest(
             ValidateTurns(History, "history", errors);
         }
 
-        errors.Length(SystemPrompt, "system_prompt", 1, 20_000);
+        errors.Length(SystemPrompt, "system_prompt", 1, MaxSystemPromptChars);
         errors.Range(Temperature, "temperature", 0.0, 2.0);
         errors.Range(MaxTokens, "max_tokens", 1, 8192);
         errors.Require(ContextMode is null || ContextModes.Contains(ContextMode), "context_mode", "Must be one of: " + string.Join(", ", ContextModes) + ".");
@@ -122,6 +126,8 @@ public sealed record ChatRequest(
             if (turns[i] is null) { errors.Add($"{field}[{i}]", "Must be an object with role and content."); continue; }
             errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant or system.");
             errors.Require(!string.IsNullOrEmpty(turns[i].Content), $"{field}[{i}].content", "Must not be empty.");
+            var max = turns[i].Role == "system" ? MaxSystemPromptChars : MaxTurnChars;
+            errors.Require(turns[i].Content is not { } content || content.Length <= max, $"{field}[{i}].content", $"Must be at most {max} characters.");
         }
     }
 
@@ -130,6 +136,11 @@ public sealed record ChatRequest(
         errors.Require(rag.RetrievalStrategy is null || Strategies.Contains(rag.RetrievalStrategy),
             "rag_config.retrieval_strategy", "Must be merge, sequential or ensemble.");
         errors.Range(rag.MaxTotalResults, "rag_config.max_total_results", 1, 50);
+        if (rag.Sources is { Count: > MaxRagSources })
+        {
+            errors.Add("rag_config.sources", $"At most {MaxRagSources} sources.");
+            return;
+        }
         for (var i = 0; i < (rag.Sources?.Count ?? 0); i++)
         {
             var source = rag.Sources![i];

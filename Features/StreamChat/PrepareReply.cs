@@ -7,7 +7,8 @@ namespace ChatSlices.Features.StreamChat;
 /// What a turn's reply comes from, once known: a semantic cache hit, or the passages retrieved, the prompt built
 /// from them and the model call already sent (null when retrieval failed; <see cref="Reply"/> says why).
 /// </summary>
-public sealed record PreparedReply(SemanticCache.Hit? Hit, List<Citation> Citations, ChatHistory Prompt, ModelReply Reply, ModelCall? Call);
+/// <param name="Shareable">No passage came from the session's own documents: the answer may go into the assistant's cache.</param>
+public sealed record PreparedReply(SemanticCache.Hit? Hit, List<Citation> Citations, ChatHistory Prompt, ModelReply Reply, ModelCall? Call, bool Shareable);
 
 /// <summary>
 /// Steps 3 to 6 of a chat turn, run while the turn's start commits: the semantic cache, retrieval, the prompt, and the
@@ -25,13 +26,13 @@ public sealed class PrepareReply(SemanticCache cache, Retriever retriever, RunMo
     public async Task<PreparedReply> PrepareAsync(TurnPlan plan, QuestionEmbedding question, CancellationToken ct)
     {
         if (await LookupCacheAsync(plan, question, ct) is { } hit)
-            return new PreparedReply(hit, [], new ChatHistory(), new ModelReply(), null);
+            return new PreparedReply(hit, [], new ChatHistory(), new ModelReply(), null, Shareable: false);
 
         var (passages, retrievalFailure) = await RetrieveAsync(plan, question, ct);
         var citations = passages.Select(p => BuildPrompt.Cite(p, plan.Prompt.UserText)).ToList();
         var prompt = BuildPrompt.For(plan.Prompt, passages);
         var call = retrievalFailure is null ? model.Start(plan.Model, prompt, plan.Settings, ct) : null;
-        return new PreparedReply(null, citations, prompt, new ModelReply { Failure = retrievalFailure }, call);
+        return new PreparedReply(null, citations, prompt, new ModelReply { Failure = retrievalFailure }, call, passages.All(p => !p.Private));
     }
 
     private async Task<SemanticCache.Hit?> LookupCacheAsync(TurnPlan plan, QuestionEmbedding question, CancellationToken ct)

@@ -34,8 +34,8 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         ) recent ORDER BY created_at;
         """;
 
-    private const string VisibleDocumentsSql =
-        "SELECT count(*) FROM documents WHERE id = ANY(@Ids) AND (session_id = @SessionId OR assistant_id = @AssistantId)";
+    // Only the session's own documents are addressable by id: an assistant's knowledge reaches a turn through retrieval.
+    private const string VisibleDocumentsSql = "SELECT count(*) FROM documents WHERE id = ANY(@Ids) AND session_id = @SessionId";
 
     /// <param name="ownSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
     public async Task<Outcome<TurnPlan>> ResolveAsync(ChatRequest body, ClaimsPrincipal user, Caller caller, bool ownSessionOnly, CancellationToken ct)
@@ -63,16 +63,15 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 
         var ids = new TurnIds(session?.Id ?? Guid.CreateVersion7(), session is null, Guid.CreateVersion7(), Guid.CreateVersion7());
         var referenced = (body.AttachmentConfig?.Attachments ?? []).Select(a => a.DocumentId!.Value).Concat(body.DocumentIds ?? []).Distinct().ToArray();
-        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, ids.SessionId, assistant?.Id, ct))
+        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, ids.SessionId, ct))
             return Failure.NotFound("Document");
 
         var maxTokens = Math.Min(body.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
         var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
             model.Value.ContextWindow - maxTokens);
-        var context = Context(body, ids, assistant, model.Value, embeddingModel.Value!, prompt, referenced.Length > 0);
-
-        // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).
-        var reservation = quota.For(caller, QuotaEstimate(prompt, context.Retrieval is not null && (session is not null || assistant is not null)) + maxTokens);
+        if (TokenEstimator.CountMessage(prompt.SystemPrompt) + TokenEstimator.CountMessage(prompt.UserText) > prompt.Budget)
+            throw RequestValidationException.For(body.SystemPrompt is not null ? "system_prompt" : body.Messages is not null ? "messages" : "query",
+                $"The system prompt and the question need more than the {prompt.Budget} tokens that model {model.Value.Id} leaves for the prompt after max_tokens.");
 
         var settings = new OpenAIPromptExecutionSettings
         {
@@ -80,6 +79,10 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             Temperature = body.Temperature ?? assistant?.Settings.Temperature ?? 0.7,
             MaxTokens = maxTokens,
         };
+        var context = Context(body, ids, assistant, model.Value, embeddingModel.Value!, prompt, settings, userId ?? caller.Subject, referenced.Length > 0);
+        // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).
+        var reservation = quota.For(caller, QuotaEstimate(prompt, context.Retrieval is not null && (session is not null || assistant is not null)) + maxTokens);
+
         return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation);
     }
 
@@ -122,7 +125,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
     }
 
     private static TurnContext Context(ChatRequest body, TurnIds ids, AssistantProfile? assistant, ModelSpec model, ModelSpec embeddingModel,
-        TurnPrompt prompt, bool documentsNamed)
+        TurnPrompt prompt, OpenAIPromptExecutionSettings settings, string asker, bool documentsNamed)
     {
         var mode = body.ContextMode ?? "rag";
         var retrieval = mode == "none" ? null : new RetrievalRequest(ids.SessionId, assistant?.Id, mode, body.RagConfig,
@@ -130,7 +133,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents.
         var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && !documentsNamed;
         var cacheKey = cacheable
-            ? SemanticCache.For(assistant!, model, prompt.SystemPrompt, prompt.History, prompt.UserText, embeddingModel, mode)
+            ? SemanticCache.For(assistant!, model, prompt, settings, asker, embeddingModel, mode)
             : null;
         return new TurnContext(retrieval, cacheKey, embeddingModel);
     }
@@ -143,11 +146,11 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         return Math.Min(known + (retrieves ? prompt.Budget / 2 : 0), prompt.Budget);
     }
 
-    private async Task<bool> DocumentsVisibleAsync(Guid[] ids, Guid sessionId, Guid? assistantId, CancellationToken ct)
+    private async Task<bool> DocumentsVisibleAsync(Guid[] ids, Guid sessionId, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var visible = await conn.ExecuteScalarAsync<long>(new CommandDefinition(VisibleDocumentsSql,
-            new { Ids = ids, SessionId = sessionId, AssistantId = assistantId }, cancellationToken: ct));
+            new { Ids = ids, SessionId = sessionId }, cancellationToken: ct));
         return visible == ids.Length;
     }
 }

@@ -8,7 +8,8 @@ using Pgvector;
 namespace ChatSlices.Features.StreamChat;
 
 /// <summary>A passage of context with what the client needs to cite it.</summary>
-public sealed record Passage(Guid DocumentId, string Title, int Page, Guid? ChunkId, double Score, string Content, string Source);
+/// <param name="Private">From a document of the session's own (not the assistant's knowledge): an answer built on it is never shared.</param>
+public sealed record Passage(Guid DocumentId, string Title, int Page, Guid? ChunkId, double Score, string Content, string Source, bool Private);
 
 /// <summary>What to retrieve for one turn.</summary>
 public sealed record RetrievalRequest(
@@ -24,8 +25,10 @@ public sealed record RetrievalRequest(
 public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
 {
     private const int RrfK = 60;
+    private const int MaxParallelSearches = 3;
 
-    private sealed record Row(Guid ChunkId, Guid DocumentId, string Title, string Content, int Page, double Score);
+    // Dapper fills it by constructor: the columns come in this order.
+    private sealed record Row(Guid ChunkId, Guid DocumentId, string Title, string Content, bool Private, int Page, double Score);
 
     private sealed record PageRow(Guid DocumentId, string Title, int Page, string Text);
 
@@ -79,9 +82,20 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
             return found;
         }
 
-        var perSource = await Task.WhenAll(sources.Select(source => strategy == "ensemble"
-            ? EnsembleAsync(request, source, query, ct)
-            : VectorSearchAsync(request, source, query, ct)));
+        // A few searches at a time: one turn must not take every pooled connection.
+        using var searches = new SemaphoreSlim(MaxParallelSearches);
+        var perSource = await Task.WhenAll(sources.Select(async source =>
+        {
+            await searches.WaitAsync(ct);
+            try
+            {
+                return strategy == "ensemble" ? await EnsembleAsync(request, source, query, ct) : await VectorSearchAsync(request, source, query, ct);
+            }
+            finally
+            {
+                searches.Release();
+            }
+        }));
         return perSource.SelectMany(hits => hits)
             .GroupBy(p => p.ChunkId)
             .Select(g => g.MaxBy(p => p.Score)!)
@@ -114,7 +128,7 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
     }
 
     private static Passage ToPassage(Row row, double score, string source) =>
-        new(row.DocumentId, row.Title, row.Page, row.ChunkId, double.IsFinite(score) ? Math.Round(score, 6) : 0, row.Content, source);
+        new(row.DocumentId, row.Title, row.Page, row.ChunkId, double.IsFinite(score) ? Math.Round(score, 6) : 0, row.Content, source, row.Private);
 
     private static bool IsZero(ReadOnlySpan<float> vector)
     {
@@ -134,7 +148,7 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
         };
         // A chunk that runs over pages is cited by the page that matches the question best.
         const string rowColumns = """
-            h.chunk_id, h.document_id, coalesce(d.metadata->>'title', d.filename) AS title, h.content,
+            h.chunk_id, h.document_id, coalesce(d.metadata->>'title', d.filename) AS title, h.content, d.session_id IS NOT NULL AS private,
             CASE WHEN h.page_from = h.page_to OR @Words = '' THEN h.page_from ELSE coalesce((
                 SELECT p.page FROM document_pages p
                 WHERE p.document_id = h.document_id AND p.page BETWEEN h.page_from AND h.page_to
@@ -208,7 +222,7 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
         var dimensions = request.EmbeddingModel.Dimensions!.Value;
         await using var conn = await db.OpenConnectionAsync(ct);
         var rows = await conn.QueryAsync<Row>(new CommandDefinition($"""
-            SELECT c.id AS chunk_id, c.document_id, coalesce(d.metadata->>'title', d.filename) AS title, c.content, c.page_from AS page,
+            SELECT c.id AS chunk_id, c.document_id, coalesce(d.metadata->>'title', d.filename) AS title, c.content, d.session_id IS NOT NULL AS private, c.page_from AS page,
                    1 - (c.embedding::vector({dimensions}) <=> @Query) AS score
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.document_id = @DocumentId AND c.embedding_model = @Model
@@ -224,9 +238,9 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
         var pages = await conn.QueryAsync<PageRow>(new CommandDefinition("""
             SELECT p.document_id, coalesce(d.metadata->>'title', d.filename) AS title, p.page, p.text
             FROM document_pages p JOIN documents d ON d.id = p.document_id
-            WHERE p.document_id = ANY(@Ids) AND (d.session_id = @SessionId OR d.assistant_id = @AssistantId) AND p.text <> ''
+            WHERE p.document_id = ANY(@Ids) AND d.session_id = @SessionId AND p.text <> ''
             ORDER BY array_position(@Ids, p.document_id), p.page
-            """, new { Ids = ids.ToArray(), request.SessionId, request.AssistantId }, cancellationToken: ct));
-        return pages.Select(p => new Passage(p.DocumentId, title ?? p.Title, p.Page, null, 1.0, p.Text, source));
+            """, new { Ids = ids.ToArray(), request.SessionId }, cancellationToken: ct));
+        return pages.Select(p => new Passage(p.DocumentId, title ?? p.Title, p.Page, null, 1.0, p.Text, source, Private: true));
     }
 }

@@ -5,6 +5,7 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
 using System.Text.Json;
 using Dapper;
+using Microsoft.SemanticKernel.Connectors.OpenAI;
 using Npgsql;
 
 namespace ChatSlices.Features.StreamChat;
@@ -25,12 +26,20 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
 
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
-    public static Key For(AssistantProfile assistant, ModelSpec chatModel, string? systemPrompt, IEnumerable<PastTurn> history,
-        string question, ModelSpec embeddingModel, string contextMode)
+    /// <summary>
+    /// The scope an answer is shared in: what the model saw (instructions, knowledge version, every earlier turn, the
+    /// sampling settings) and, for an assistant whose <c>cache_scope</c> is <c>user</c>, who asked.
+    /// </summary>
+    public static Key For(AssistantProfile assistant, ModelSpec chatModel, TurnPrompt prompt, OpenAIPromptExecutionSettings sampling,
+        string asker, ModelSpec embeddingModel, string contextMode)
     {
-        var recent = string.Join("\n", history.TakeLast(4).Select(t => t.Role + ":" + t.Content));
-        var scope = Hash($"{assistant.Id}\n{chatModel.Id}\n{Hash(systemPrompt ?? "")}\n{assistant.KnowledgeVersion}\n{Hash(recent)}\n{embeddingModel.Id}\n{contextMode}");
-        return new Key(assistant.Id, scope, question, Hash(Normalize(question)), embeddingModel, assistant.Settings.CacheThreshold, assistant.Settings.CacheTtlSeconds);
+        var history = Hash(string.Join("\n", prompt.History.Select(t => t.Role + ":" + t.Content)));
+        var sampled = FormattableString.Invariant($"{sampling.Temperature}|{sampling.MaxTokens}");
+        var owner = assistant.Settings.CacheScope == CacheSettings.UserScope ? asker : "";
+        var scope = Hash($"{assistant.Id}\n{chatModel.Id}\n{Hash(prompt.SystemPrompt ?? "")}\n{assistant.KnowledgeVersion}\n{history}\n" +
+                         $"{embeddingModel.Id}\n{contextMode}\n{sampled}\n{owner}");
+        return new Key(assistant.Id, scope, prompt.UserText, Hash(Normalize(prompt.UserText)), embeddingModel,
+            assistant.Settings.CacheThreshold, assistant.Settings.CacheTtlSeconds);
     }
 
     /// <summary>The cached answer, if there is one.</summary>
@@ -67,12 +76,12 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
     /// Stores a complete answer; concurrent identical misses store one entry. Not tied to the request (the reply is
     /// already whole); a failure is logged, never the turn's.
     /// </summary>
-    public async Task RememberAsync(Key key, QuestionEmbedding question, Guid sessionId, string answer, IReadOnlyList<Citation> citations)
+    public async Task RememberAsync(Key key, QuestionEmbedding question, string answer, IReadOnlyList<Citation> citations)
     {
         try
         {
             using var timeout = new CancellationTokenSource(StoreTimeout);
-            await StoreAsync(key, await question.GetAsync(timeout.Token), sessionId, answer, JsonSerializer.Serialize(citations, StoreTurn.StoredJson), timeout.Token);
+            await StoreAsync(key, await question.GetAsync(timeout.Token), answer, JsonSerializer.Serialize(citations, StoreTurn.StoredJson), timeout.Token);
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {
@@ -80,19 +89,18 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
         }
     }
 
-    private async Task StoreAsync(Key key, Pgvector.Vector embedding, Guid sessionId, string answer, string sources, CancellationToken ct)
+    private async Task StoreAsync(Key key, Pgvector.Vector embedding, string answer, string sources, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await conn.ExecuteAsync(new CommandDefinition("""
             INSERT INTO semantic_cache (id, assistant_id, scope_hash, question, question_hash, embedding_model, embedding, answer, sources, expires_at)
             SELECT @Id, @AssistantId, @ScopeHash, @Question, @QuestionHash, @Model, @Embedding, @Answer, @Sources::jsonb,
                    now() + make_interval(secs => @TtlSeconds)
-            WHERE NOT EXISTS (SELECT 1 FROM documents WHERE session_id = @SessionId)
             ON CONFLICT (assistant_id, scope_hash, question_hash) DO NOTHING
             """, new
         {
             Id = Guid.CreateVersion7(), key.AssistantId, key.ScopeHash, key.Question, key.QuestionHash, Model = key.EmbeddingModel.Id,
-            Embedding = embedding, Answer = answer, Sources = sources, key.TtlSeconds, SessionId = sessionId,
+            Embedding = embedding, Answer = answer, Sources = sources, key.TtlSeconds,
         }, cancellationToken: ct));
     }
 

@@ -43,7 +43,7 @@ public sealed class StreamChat : ICarterModule
         var chat = app.MapGroup("/v1/chat").WithTags("Chat").RequireAuthorization(AuthSetup.OptionalPolicy);
         chat.MapPost("/stream", Endpoint)
             .WithName("StreamChat")
-            .WithMetadata(new StreamingRoute())
+            .WithMetadata(new ModelCallRoute())
             .WithSummary("Stream a reply (SSE events session, sources, text…, usage, done; NDJSON; tokens; or one JSON body)")
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType, additionalContentTypes: [EventStream.NdjsonContentType])
             .Produces<Response>(StatusCodes.Status200OK, "application/json")

@@ -107,9 +107,10 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
             yield return new Done(false, plan.Ids.SessionId, plan.Ids.MessageId, reply.FinishReason, Cached: false);
             yield break;
         }
-        // Only whole answers are worth replaying: not one cut short by max_tokens or a filter, not an empty one.
-        if (plan.Context.CacheKey is { } key && reply.FinishReason is null or "stop" && reply.Text.Length > 0)
-            await cache.RememberAsync(key, question, plan.Ids.SessionId, reply.Text.ToString(), ready.Citations);
+        // Only whole answers are worth replaying (not one cut short by max_tokens or a filter, not an empty one), and only
+        // those built from nothing private: decided by what this turn used, not by what the session holds by now.
+        if (plan.Context.CacheKey is { } key && ready.Shareable && reply.FinishReason is null or "stop" && reply.Text.Length > 0)
+            await cache.RememberAsync(key, question, reply.Text.ToString(), ready.Citations);
         var tokens = reply.Count(ready.Prompt);
         yield return new UsageReported(tokens.Prompt, tokens.Completion, tokens.Prompt + tokens.Completion,
             plan.Model.Cost(tokens.Prompt, tokens.Completion), tokens.Estimated);

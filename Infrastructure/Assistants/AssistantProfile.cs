@@ -5,10 +5,15 @@ using Npgsql;
 
 namespace ChatSlices.Infrastructure.Assistants;
 
-public sealed record CacheSettings(bool? Enabled = null, double? SimilarityThreshold = null, int? TtlSeconds = null)
+/// <param name="Scope">
+/// <c>assistant</c> (default): an answer is shared with every user of the assistant who asks the same in the same
+/// scope; <c>user</c>: each user has their own entries (fewer hits, nothing of one user's conversation shown to another).
+/// </param>
+public sealed record CacheSettings(bool? Enabled = null, double? SimilarityThreshold = null, int? TtlSeconds = null, string? Scope = null)
 {
     public const double DefaultThreshold = 0.95;
     public const int DefaultTtlSeconds = 86_400;
+    public const string AssistantScope = "assistant", UserScope = "user";
 }
 
 /// <summary>An assistant's <c>settings</c>: defaults for its turns and its semantic cache.</summary>
@@ -23,11 +28,12 @@ public sealed record AssistantSettings(double? Temperature = null, int? MaxToken
     [JsonIgnore] public bool CacheEnabled => Cache?.Enabled ?? true;
     [JsonIgnore] public double CacheThreshold => Cache?.SimilarityThreshold ?? CacheSettings.DefaultThreshold;
     [JsonIgnore] public int CacheTtlSeconds => Cache?.TtlSeconds ?? CacheSettings.DefaultTtlSeconds;
+    [JsonIgnore] public string CacheScope => Cache?.Scope ?? CacheSettings.AssistantScope;
 
     /// <summary>The settings as stored: every cache default written out, so clients see what applies.</summary>
     public AssistantSettings Normalized() => this with
     {
-        Cache = new CacheSettings(CacheEnabled, CacheThreshold, CacheTtlSeconds),
+        Cache = new CacheSettings(CacheEnabled, CacheThreshold, CacheTtlSeconds, CacheScope),
     };
 
     public static AssistantSettings Parse(string? json) =>

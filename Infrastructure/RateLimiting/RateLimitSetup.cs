@@ -8,8 +8,11 @@ using Microsoft.Extensions.Options;
 
 namespace ChatSlices.Infrastructure.RateLimiting;
 
-/// <summary>Marks the routes whose requests count against a tier's concurrent streams.</summary>
-public sealed class StreamingRoute;
+/// <summary>
+/// Marks the routes that hold a model call open (streamed or not): their requests count against a tier's concurrent
+/// streams.
+/// </summary>
+public sealed class ModelCallRoute;
 
 /// <summary>
 /// ASP.NET Core's rate limiter, partitioned per caller: a token bucket for requests per minute on every limited route,
@@ -110,7 +113,7 @@ public static class RateLimitSetup
         public PartitionedRateLimiter<HttpContext> Streams { get; } = PartitionedRateLimiter.Create<HttpContext, string>(http =>
         {
             var caller = Caller.Of(http);
-            return settings.For(caller.Tier)?.ConcurrentStreams is { } streams && http.GetEndpoint()?.Metadata.GetMetadata<StreamingRoute>() is not null
+            return settings.For(caller.Tier)?.ConcurrentStreams is { } streams && http.GetEndpoint()?.Metadata.GetMetadata<ModelCallRoute>() is not null
                 ? RateLimitPartition.GetConcurrencyLimiter(caller.Subject, _ => new ConcurrencyLimiterOptions { PermitLimit = streams, QueueLimit = 0 })
                 : RateLimitPartition.GetNoLimiter("unlimited");
         });

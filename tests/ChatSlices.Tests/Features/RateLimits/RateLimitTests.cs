@@ -101,6 +101,28 @@ public class RateLimitTests
     }
 
     [Fact]
+    public async Task TheNonStreamingModelCalls_CountAgainstConcurrentStreams_Too()
+    {
+        var api = await StartAsync(a => a.With("RateLimits:Tiers:free:ConcurrentStreams", "1"));
+        try
+        {
+            var client = api.SocketClient(Tokens.For("holder"));
+            var session = (await (await client.PostAsJsonAsync("/v1/chat/sessions", new { title = "held" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+            api.Upstream.Script = new FakeScript { Chunks = ["slow", " reply"], Delay = TimeSpan.FromMilliseconds(700) };
+            var holding = await client.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "first" }), HttpCompletionOption.ResponseHeadersRead);
+
+            var message = await client.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "meanwhile" });
+            var preview = await client.PostAsJsonAsync("/v1/prompts/preview", new { content = "Say {word}", variables = new { word = "hi" } });
+
+            holding.StatusCode.Should().Be(HttpStatusCode.OK);
+            await message.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+            await preview.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+            await holding.Content.ReadAsStringAsync();
+        }
+        finally { await api.DisposeAsync(); }
+    }
+
+    [Fact]
     public async Task DailyTokenQuota_Holds_Under50ConcurrentRequests()
     {
         const long limit = 400;

@@ -27,6 +27,7 @@ public class TurnCommitTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        _api.With("RateLimits:Tiers:free:TokensPerDay", "1000000");
         await _api.InitializeAsync();
         await using var conn = new NpgsqlConnection(_api.ConnectionString);
         await conn.OpenAsync();
@@ -79,6 +80,8 @@ public class TurnCommitTests : IAsyncLifetime
         var upstream = _api.Upstream.Requests.Skip(before).Single(); // it was asked while the turn was being stored
         await upstream.Aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         (await _api.ScalarAsync<long>("SELECT count(*) FROM chat_messages WHERE content LIKE 'refused commit%'")).Should().Be(0);
+        (await _api.ScalarAsync<long>("SELECT coalesce(sum(tokens), 0)::bigint FROM usage_daily WHERE subject LIKE '%commit-refused%'"))
+            .Should().Be(0, "the reservation went with the transaction that could not commit");
     }
 
     [Fact]
@@ -103,5 +106,7 @@ public class TurnCommitTests : IAsyncLifetime
                 WHERE m.session_id = (SELECT session_id FROM chat_messages WHERE content = 'slow commit, and I leave')
                 """);
         stored.Should().Be("user:complete|assistant:interrupted");
+        (await _api.ScalarAsync<long>("SELECT tokens FROM usage_daily WHERE subject LIKE '%commit-leaver%'"))
+            .Should().BeLessThan(100, "the reservation (over a thousand tokens) was settled to what the interrupted turn used");
     }
 }
