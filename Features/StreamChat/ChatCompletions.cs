@@ -35,6 +35,11 @@ public static class ChatCompletions
 
     public sealed record Chunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChunkChoice> Choices, Usage? Usage, Guid SessionId);
 
+    public sealed record ErrorBody(string Message, string Type, string Code);
+
+    /// <summary>A failure after the stream started, as OpenAI's streams report one.</summary>
+    public sealed record ErrorChunk(ErrorBody Error);
+
     /// <summary>Mapped on <see cref="StreamChat"/>'s <c>/v1/chat</c> group.</summary>
     public static void Map(RouteGroupBuilder chat) =>
         chat.MapPost("/completions", Endpoint)
@@ -80,9 +85,8 @@ public static class ChatCompletions
                 [new Choice(0, new Message("assistant", transcript.Text), transcript.Done.FinishReason)], usage, run.SessionId));
         }
 
-        var serializer = json.Value.SerializerOptions;
         var chunks = AsChunks(run, id, created, request.StreamOptions?.IncludeUsage == true);
-        await EventStream.WriteDataAsync(http, Serialize(chunks, serializer),
+        await EventStream.WriteDataAsync(http, WithDone(chunks),
             TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds), TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds));
         return Results.Empty;
     }
@@ -104,7 +108,7 @@ public static class ChatCompletions
                     usage = reported;
                     break;
                 case ChatFailed failed:
-                    yield return new { error = new { message = failed.Message, type = OpenAiErrorWriter.Type(failed.HttpStatus), code = failed.Code } };
+                    yield return new ErrorChunk(new ErrorBody(failed.Message, OpenAiErrorWriter.Type(failed.HttpStatus), failed.Code));
                     break;
                 case Done { Completed: true } done:
                     yield return Make(new Delta(), done.FinishReason ?? "stop");
@@ -116,9 +120,9 @@ public static class ChatCompletions
         }
     }
 
-    private static async IAsyncEnumerable<string> Serialize(IAsyncEnumerable<object> chunks, JsonSerializerOptions options, [EnumeratorCancellation] CancellationToken ct = default)
+    private static async IAsyncEnumerable<object> WithDone(IAsyncEnumerable<object> chunks, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        await foreach (var chunk in chunks.WithCancellation(ct)) yield return JsonSerializer.Serialize(chunk, options);
+        await foreach (var chunk in chunks.WithCancellation(ct)) yield return chunk;
         yield return "[DONE]";
     }
 }

@@ -53,12 +53,15 @@ public sealed class EventStream
         await stream.PumpAsync(events, heartbeat, http.RequestAborted, stream.WriteEvent);
     }
 
-    /// <summary>Plain SSE data lines produced by <paramref name="lines"/>, each a whole SSE message (used by the token and OpenAI formats).</summary>
-    public static async Task WriteDataAsync(HttpContext http, IAsyncEnumerable<string> lines, TimeSpan heartbeat, TimeSpan writeTimeout)
+    /// <summary>
+    /// Plain SSE data messages, no event names or ids (the token and OpenAI formats): a string as it is, any other item as
+    /// its JSON.
+    /// </summary>
+    public static async Task WriteDataAsync(HttpContext http, IAsyncEnumerable<object> messages, TimeSpan heartbeat, TimeSpan writeTimeout)
     {
         var stream = new EventStream(http, ndjson: false, writeTimeout);
         stream.Start(SseContentType);
-        await stream.PumpAsync(lines, heartbeat, http.RequestAborted, stream.WriteDataMessage);
+        await stream.PumpAsync(messages, heartbeat, http.RequestAborted, stream.WriteData);
     }
 
     private void Start(string contentType)
@@ -209,11 +212,25 @@ public sealed class EventStream
     {
         if (_jsonWriter is null) _jsonWriter = new Utf8JsonWriter(_response.BodyWriter, new JsonWriterOptions { Encoder = _json.Encoder, SkipValidation = true });
         else _jsonWriter.Reset(_response.BodyWriter);
-        JsonSerializer.Serialize(_jsonWriter, value, _json);
+        if (value is not null && StreamJson.Default.GetTypeInfo(value.GetType()) is { } generated) JsonSerializer.Serialize(_jsonWriter, value, generated);
+        else JsonSerializer.Serialize(_jsonWriter, value, _json);
         _jsonWriter.Flush();
     }
 
-    /// <summary>A data message; a value with line breaks becomes several <c>data:</c> lines, as the SSE spec asks.</summary>
+    /// <summary>A data message: text as it is (several <c>data:</c> lines when it has line breaks, as the SSE spec asks), anything else as JSON.</summary>
+    private void WriteData(object value)
+    {
+        if (value is string text)
+        {
+            WriteDataMessage(text);
+            return;
+        }
+        var output = _response.BodyWriter;
+        output.Write("data: "u8);
+        WriteJson(value);
+        output.Write("\n\n"u8);
+    }
+
     private void WriteDataMessage(string value)
     {
         var output = _response.BodyWriter;
