@@ -15,4 +15,12 @@ public sealed class ChatSettings
 
     [Range(1, 1_000)]
     public int MaxHistoryMessages { get; set; } = 50;
+
+    /// <summary>How long a turn goes on after its last SSE/NDJSON reader left, waiting for one to resume it.</summary>
+    [Range(0, 3_600)]
+    public double ResumeGraceSeconds { get; set; } = 30;
+
+    /// <summary>How long a finished stream can still be replayed from its events.</summary>
+    [Range(0, 86_400)]
+    public double ResumeRetentionSeconds { get; set; } = 300;
 }

@@ -8,8 +8,11 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace ChatSlices.Features.StreamChat;
 
-/// <summary>One event of a stream: its type (SSE <c>event:</c>) and its payload, serialized as JSON.</summary>
-public readonly record struct StreamEvent(string Type, object? Data);
+/// <summary>
+/// One event of a stream: its type (SSE <c>event:</c>), its payload (serialized as JSON) and its id (SSE <c>id:</c>;
+/// numbered by the writer when the stream does not number its events itself).
+/// </summary>
+public readonly record struct StreamEvent(string Type, object? Data, long? Id = null);
 
 /// <summary>
 /// Writes a stream of events to the response as it is produced: Server-Sent Events (with <c>id:</c> and
@@ -199,7 +202,7 @@ public sealed class EventStream
         else
         {
             output.Write("id: "u8);
-            Encoding.UTF8.GetBytes((_nextId++).ToString(CultureInfo.InvariantCulture), output);
+            Encoding.UTF8.GetBytes((item.Id ?? _nextId++).ToString(CultureInfo.InvariantCulture), output);
             output.Write("\nevent: "u8);
             Encoding.UTF8.GetBytes(item.Type, output);
             output.Write("\ndata: "u8);

@@ -22,6 +22,9 @@ public sealed class StreamChat : ICarterModule
     /// <param name="OwnSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
     public sealed record Command(ChatRequest Body, ClaimsPrincipal User, Caller Caller, bool OwnSessionOnly = false) : IRequest<Outcome<ChatRun>>, IValidated
     {
+        /// <summary>Runs the turn on this token instead of the request's: a turn whose stream outlives its request (resumable).</summary>
+        public CancellationToken? Generation { get; init; }
+
         public void Validate(ValidationErrors errors) => Body.Validate(errors);
     }
 
@@ -30,7 +33,7 @@ public sealed class StreamChat : ICarterModule
         public async Task<Outcome<ChatRun>> Handle(Command command, CancellationToken ct)
         {
             var plan = await resolve.ResolveAsync(command.Body, command.User, command.Caller, command.OwnSessionOnly, ct);
-            return plan.Failure is { } failure ? failure : await events.Start(plan.Value!).OpenAsync(ct);
+            return plan.Failure is { } failure ? failure : await events.Start(plan.Value!).OpenAsync(command.Generation ?? ct);
         }
     }
 
@@ -51,23 +54,50 @@ public sealed class StreamChat : ICarterModule
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
         ChatCompletions.Map(chat);
+        ResumeStream.Map(chat);
     }
 
-    private static async Task<IResult> Endpoint(ChatRequest body, ClaimsPrincipal user, IMediator mediator,
+    private static async Task<IResult> Endpoint(ChatRequest body, ClaimsPrincipal user, IMediator mediator, LiveStreams live,
         IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
     {
-        var outcome = await mediator.Send(new Command(body, user, Caller.Of(http)), ct);
-        if (outcome.Failure is { } failure) return failure.ToResult();
-        await using var run = outcome.Value!;
-
-        if (body.Stream == false) return await AnswerWholeAsync(run, ct);
+        // Events (SSE, NDJSON) are resumable: the turn runs on its own token, which the live stream owns once it has
+        // started. Tokens and JSON are not: their turn ends with the request.
+        var generation = body.Stream != false && body.StreamFormat != "tokens" ? new CancellationTokenSource() : null;
+        Outcome<ChatRun> outcome;
+        try
+        {
+            outcome = await mediator.Send(new Command(body, user, Caller.Of(http)) { Generation = generation?.Token }, ct);
+        }
+        catch
+        {
+            generation?.Dispose();
+            throw;
+        }
+        if (outcome.Failure is { } failure)
+        {
+            generation?.Dispose();
+            return failure.ToResult();
+        }
 
         var heartbeat = TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds);
         var writeTimeout = TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds);
-        if (body.StreamFormat == "tokens")
-            await EventStream.WriteDataAsync(http, AsTokens(run.Events), heartbeat, writeTimeout);
-        else
-            await EventStream.WriteAsync(http, AsStreamEvents(run.Events), EventStream.WantsNdjson(http.Request), heartbeat, writeTimeout);
+        if (generation is not null)
+        {
+            var stream = live.Start(outcome.Value!, user.UserId(), generation);
+            try
+            {
+                await EventStream.WriteAsync(http, stream.ReadAsync(lastEventId: 0), EventStream.WantsNdjson(http.Request), heartbeat, writeTimeout);
+            }
+            finally
+            {
+                stream.Leave();
+            }
+            return Results.Empty;
+        }
+
+        await using var run = outcome.Value!;
+        if (body.Stream == false) return await AnswerWholeAsync(run, ct);
+        await EventStream.WriteDataAsync(http, AsTokens(run.Events), heartbeat, writeTimeout);
         return Results.Empty;
     }
 
@@ -79,11 +109,6 @@ public sealed class StreamChat : ICarterModule
                 extensions: new Dictionary<string, object?> { ["code"] = failed.Code, ["session_id"] = run.SessionId });
         var message = new ReplyMessage(run.MessageId, run.SessionId, "assistant", transcript.Text, run.Model, "complete", transcript.Done.FinishReason);
         return TypedResults.Ok(new Response(run.SessionId, message, transcript.Sources, transcript.Usage, transcript.Done.Cached));
-    }
-
-    private static async IAsyncEnumerable<StreamEvent> AsStreamEvents(IAsyncEnumerable<ChatEvent> events, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        await foreach (var e in events.WithCancellation(ct)) yield return new StreamEvent(e.Type, e);
     }
 
     /// <summary><c>data: &lt;token&gt;</c> per text chunk, then <c>data: [DONE]</c>; a failure shows as <c>data: [ERROR] …</c> first.</summary>

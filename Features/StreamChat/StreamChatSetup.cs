@@ -13,6 +13,7 @@ public static class StreamChatSetup
         services.AddSingleton<RunModel>();
         services.AddSingleton<PrepareReply>();
         services.AddSingleton<TurnEvents>();
+        services.AddSingleton<LiveStreams>();
         return services;
     }
 }

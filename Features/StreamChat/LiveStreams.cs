@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Options;
+
+namespace ChatSlices.Features.StreamChat;
+
+/// <summary>
+/// The event streams of this instance's turns, kept so that a reader who lost the connection can resume
+/// (<c>GET /v1/chat/streams/{message_id}</c> with <c>Last-Event-ID</c>). A turn runs detached from the request that
+/// started it: when its last reader leaves it goes on for <c>Chat:ResumeGraceSeconds</c>, then is cancelled (the reply
+/// is stored as interrupted, as when a client leaves); a finished stream can be replayed for
+/// <c>Chat:ResumeRetentionSeconds</c>.
+/// </summary>
+public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStreams> logger)
+{
+    private readonly ConcurrentDictionary<Guid, LiveStream> _streams = new();
+
+    /// <summary>
+    /// Runs <paramref name="run"/>'s events in the background; <paramref name="generation"/> cancels the turn. The
+    /// starting request counts as a reader until it calls <see cref="LiveStream.Leave"/> (whether or not it read).
+    /// </summary>
+    public LiveStream Start(ChatRun run, string? owner, CancellationTokenSource generation)
+    {
+        var stream = new LiveStream(run.MessageId, owner, generation, TimeSpan.FromSeconds(settings.Value.ResumeGraceSeconds));
+        stream.Join();
+        _streams[run.MessageId] = stream;
+        _ = PumpAsync(stream, run);
+        return stream;
+    }
+
+    /// <summary>The stream of a reply, if this instance has it and the caller owns it (a guest's stream: whoever has its id).</summary>
+    public LiveStream? Find(Guid messageId, string? caller) =>
+        _streams.TryGetValue(messageId, out var stream) && (stream.Owner is null || stream.Owner == caller) ? stream : null;
+
+    private async Task PumpAsync(LiveStream stream, ChatRun run)
+    {
+        try
+        {
+            await foreach (var e in run.Events) await stream.AppendAsync(e);
+        }
+        catch (Exception e) when (e is OperationCanceledException || stream.Cancelled)
+        {
+            // Cancelled: nobody resumed in time, or the stop button. The turn stored its reply as interrupted.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "The chat turn of reply {MessageId} failed", run.MessageId);
+        }
+        finally
+        {
+            stream.End(new Done(false, run.SessionId, run.MessageId, null, Cached: false));
+            await run.DisposeAsync();
+        }
+        await Task.Delay(TimeSpan.FromSeconds(settings.Value.ResumeRetentionSeconds));
+        _streams.TryRemove(new KeyValuePair<Guid, LiveStream>(run.MessageId, stream));
+        stream.Dispose();
+    }
+}
+
+/// <summary>One turn's events as they were produced, numbered from 1, and whoever is reading them.</summary>
+public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenSource generation, TimeSpan grace) : IDisposable
+{
+    private readonly List<ChatEvent> _events = [];
+    private readonly Lock _gate = new();
+    private const int Window = 64;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _furthestRead;
+    private bool _ended;
+    private int _readers;
+    private ITimer? _graceTimer;
+
+    public Guid MessageId => messageId;
+    public string? Owner => owner;
+    public bool Cancelled => generation.IsCancellationRequested;
+
+    /// <summary>The stop button: the turn is cancelled at once.</summary>
+    public void Cancel() => generation.Cancel();
+
+    /// <summary>
+    /// Adds the next event. While someone reads, the turn stays at most <see cref="Window"/> events ahead of the furthest
+    /// reader (a slow reader holds the model back, so nothing piles up); with nobody reading it runs on.
+    /// </summary>
+    internal async ValueTask AppendAsync(ChatEvent e)
+    {
+        while (true)
+        {
+            Task progress;
+            lock (_gate)
+            {
+                if (_readers == 0 || _events.Count - _furthestRead < Window) break;
+                progress = _progress.Task;
+            }
+            await progress.WaitAsync(generation.Token);
+        }
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            _events.Add(e);
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
+    }
+
+    /// <summary>A reader has taken the events before <paramref name="next"/>.</summary>
+    private void Read(int next)
+    {
+        TaskCompletionSource? progress = null;
+        lock (_gate)
+        {
+            if (next <= _furthestRead) return;
+            _furthestRead = next;
+            progress = _progress;
+            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        progress.TrySetResult();
+    }
+
+    /// <summary>The turn's events are over; a stream that ended without <c>done</c> (cancelled) gets <paramref name="fallback"/>.</summary>
+    internal void End(Done fallback)
+    {
+        lock (_gate)
+        {
+            if (_events.Count == 0 || _events[^1] is not Done) _events.Add(fallback);
+            _ended = true;
+            _graceTimer?.Dispose();
+        }
+        _changed.TrySetResult();
+    }
+
+    /// <summary>The events after <paramref name="lastEventId"/> (0: all), then the live ones until <c>done</c>.</summary>
+    public async IAsyncEnumerable<StreamEvent> ReadAsync(long lastEventId, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        Join();
+        try
+        {
+            var next = (int)Math.Clamp(lastEventId, 0, int.MaxValue);
+            while (true)
+            {
+                ChatEvent? e = null;
+                Task changed;
+                bool ended;
+                lock (_gate)
+                {
+                    if (next < _events.Count) e = _events[next];
+                    changed = _changed.Task;
+                    ended = _ended;
+                }
+                if (e is not null)
+                {
+                    yield return new StreamEvent(e.Type, e, ++next);
+                    Read(next);
+                    continue;
+                }
+                if (ended) yield break;
+                await changed.WaitAsync(ct);
+            }
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    public void Join()
+    {
+        lock (_gate)
+        {
+            _readers++;
+            _graceTimer?.Dispose();
+            _graceTimer = null;
+        }
+    }
+
+    /// <summary>A reader gone. The last one from a turn still running: it may be resumed within the grace, else it is cancelled.</summary>
+    public void Leave()
+    {
+        TaskCompletionSource progress;
+        var cancel = false;
+        lock (_gate)
+        {
+            progress = _progress; // a producer held back for this reader runs on
+            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (--_readers == 0 && !_ended)
+            {
+                if (grace > TimeSpan.Zero) _graceTimer = TimeProvider.System.CreateTimer(_ => Cancel(), null, grace, Timeout.InfiniteTimeSpan);
+                else cancel = true;
+            }
+        }
+        progress.TrySetResult();
+        if (cancel) Cancel();
+    }
+
+    public void Dispose()
+    {
+        _graceTimer?.Dispose();
+        generation.Dispose();
+    }
+}
