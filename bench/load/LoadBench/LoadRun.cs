@@ -132,6 +132,8 @@ public sealed class LoadRun(LoadOptions o, CancellationToken stop)
         env["Auth__Issuer"] = "chatslices";
         env["Auth__Audience"] = "chatslices-api";
         env["ConnectionStrings__Postgres"] = connectionString;
+        // The aborts here are clients that leave for good: their turns end at once, as the checks expect (no resume grace).
+        env["Chat__ResumeGraceSeconds"] = "0";
         var child = PublishedService.Start("chatslices-load", o.App, port, env, Path.Combine(o.WorkDir, "chatslices-load.log"), o.PidFile);
         Log($"started ChatSlices (pid {child.Pid}) on 127.0.0.1:{port}; log {child.LogPath}");
         return child;
