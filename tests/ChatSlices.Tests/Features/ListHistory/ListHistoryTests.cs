@@ -83,6 +83,10 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
     [InlineData("?end_date=2026-13-40", "end_date")]
     [InlineData("?start_date=2026-02-01&end_date=2026-01-01", "end_date")]
     [InlineData("?assistant_id=nope", "assistant_id")]
+    [InlineData("?end_date=9999-12-31", "end_date")]
+    [InlineData("?end_date=9999-12-31T23:59:59Z", "end_date")]
+    [InlineData("?start_date=0001-01-01", "start_date")]
+    [InlineData("?start_date=9999-12-31", "start_date")]
     public async Task InvalidQueryValues_Are422NamingTheField(string query, string field)
     {
         var problem = await (await _client.GetAsync("/v1/chat/history" + query)).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
