@@ -46,12 +46,21 @@ public class HostileUploadTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     }
 }
 
-/// <summary>PDFs built to make the extractor inflate or parse without end: bounded by the extraction timeout, the service stays well.</summary>
+/// <summary>
+/// PDFs built to make the extractor inflate or parse without end: a decompression bomb is cut at the extraction timeout, a
+/// document that only makes the extractor complain (200,000 syntax errors on stderr) is read; the service stays well.
+/// </summary>
 public class HostilePdfStructureTests(HostilePdfStructureTests.ShortExtractionApi api) : IClassFixture<HostilePdfStructureTests.ShortExtractionApi>
 {
+    /// <summary>
+    /// One second: pdftotext takes several to wade through a gigabyte of inflated content (3–11 s measured on 2 cores), while
+    /// an ordinary page takes a few hundredths.
+    /// </summary>
     public sealed class ShortExtractionApi : ChatApiFactory
     {
-        public ShortExtractionApi() => With("Uploads:ExtractionTimeoutSeconds", "3");
+        public const int TimeoutSeconds = 1;
+
+        public ShortExtractionApi() => With("Uploads:ExtractionTimeoutSeconds", TimeoutSeconds.ToString());
     }
 
     private async Task<(HttpResponseMessage Response, TimeSpan Took)> UploadAsync(string user, byte[] pdf)
@@ -63,32 +72,25 @@ public class HostilePdfStructureTests(HostilePdfStructureTests.ShortExtractionAp
         return (response, clock.Elapsed);
     }
 
-    private static async Task ShouldBeReadOrRefusedAsTooSlowAsync(HttpResponseMessage response, string line)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        if (response.StatusCode == HttpStatusCode.Created) body.Should().Contain(line);
-        else (await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity)).Str("detail").Should().Contain("too long");
-    }
-
     [Fact]
-    public async Task ADecompressionBomb_IsReadAsAStreamOrCutAtTheExtractionTimeout()
+    public async Task ADecompressionBomb_IsCutAtTheExtractionTimeout()
     {
         var pdf = TestPdf.DecompressionBomb("Hello bomb", inflatedBytes: 1L << 30);
         pdf.Length.Should().BeLessThan(2 * 1024 * 1024, "a megabyte that inflates to a gigabyte");
 
         var (response, took) = await UploadAsync("bomber", pdf);
 
-        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Hello bomb");
-        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10), "pdftotext is killed at the extraction timeout");
+        (await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity)).Str("detail").Should().Be("Extracting the PDF's text took too long.");
+        took.Should().BeLessThan(TimeSpan.FromSeconds(ShortExtractionApi.TimeoutSeconds + 10), "pdftotext is killed at the extraction timeout");
     }
 
     [Fact]
-    public async Task ObjectsNested100000Deep_AreReadOrRefused_AndTheServiceStaysWell()
+    public async Task ObjectsNested100000Deep_AreRead_AndTheServiceStaysWell()
     {
-        var (response, took) = await UploadAsync("nester", TestPdf.DeeplyNested("Deep inside", 100_000));
+        // pdftotext reads the page at once, with one "Syntax Error" line on stderr per unmatched bracket (about 7 MB of them).
+        var (response, _) = await UploadAsync("nester", TestPdf.DeeplyNested("Deep inside", 100_000));
 
-        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Deep inside");
-        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10));
+        (await response.ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("extracted_text").Should().Contain("Deep inside");
         var (next, _) = await UploadAsync("nester-after", TestPdf.Create([["Plain page."]]));
         next.StatusCode.Should().Be(HttpStatusCode.Created, "the service still reads ordinary PDFs");
     }
