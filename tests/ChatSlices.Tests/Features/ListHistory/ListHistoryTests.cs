@@ -134,6 +134,8 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
     {
         var page = await HistoryAsync("?include_messages=false&page_size=3");
 
+        page.GetProperty("sessions").GetArrayLength().Should().Be(3);
+        (await HistoryAsync("?page_size=3")).GetProperty("sessions").EnumerateArray().Select(s => s.TryGetProperty("messages", out var m) && m.ValueKind == JsonValueKind.Array).Should().Equal(true, true, true);
         var withMessages = page.GetProperty("sessions").EnumerateArray().Count(s => s.TryGetProperty("messages", out _));
         withMessages.Should().Be(0);
     }
