@@ -94,7 +94,7 @@ public class RateLimitTests
             holding.StatusCode.Should().Be(HttpStatusCode.OK);
             await second.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
             otherUser.StatusCode.Should().Be(HttpStatusCode.OK);
-            await holding.Content.ReadAsStringAsync();
+            await holding.Content.ReadAsStringAsync(SseReader.Deadline());
             (await client.PostAsJsonAsync("/v1/chat/stream", new { query = "after", stream = false })).StatusCode.Should().Be(HttpStatusCode.OK, "the first stream has ended");
         }
         finally { await api.DisposeAsync(); }
