@@ -1,7 +1,10 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Tests.Support;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -93,5 +96,73 @@ public class OidcTests(OidcApiFactory api) : IClassFixture<OidcApiFactory>
     public async Task ATokenForAnotherAudience_IsRefused()
     {
         await (await MeAsync(api.Authority.Token("elsewhere", api.Authority.Rsa, audience: "another-api"))).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+    }
+}
+
+public class AuthoritySettingsTests
+{
+    [Theory]
+    [InlineData("https://login.example.com/realms/chat", false, true)]
+    [InlineData("http://127.0.0.1:8080", true, true)]
+    [InlineData("http://login.example.com", false, false)]
+    public void AnAuthority_MustBeHttps_UnlessHttpMetadataIsAllowed(string authority, bool allowHttp, bool starts)
+    {
+        var settings = new AuthSettings { Authority = authority, RequireHttpsMetadata = !allowHttp };
+
+        var problem = settings.Problem(new HostingEnvironment { EnvironmentName = Environments.Production });
+
+        (problem is null).Should().Be(starts, problem);
+    }
+}
+
+/// <summary>Key rotation, on a service of its own: no earlier unknown <c>kid</c> has used up its JWKS refresh.</summary>
+public class OidcKeyRotationTests : IAsyncLifetime
+{
+    private readonly OidcApiFactory _api = new();
+
+    public Task InitializeAsync() => _api.InitializeAsync();
+
+    public async Task DisposeAsync() => await _api.DisposeAsync();
+
+    [Fact]
+    public async Task ARotatedKey_IsPickedUpWithoutARestart_AndTheRetiredKeyIsRefused()
+    {
+        var authority = _api.Authority;
+        var client = _api.ClientFor(null);
+        async Task<HttpStatusCode> MeAsync(string token)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/users/me") { Headers = { Authorization = new("Bearer", token) } };
+            return (await client.SendAsync(request)).StatusCode;
+        }
+        (await MeAsync(authority.Token("rotating", authority.Rsa))).Should().Be(HttpStatusCode.OK);
+        var fetchesBefore = authority.JwksRequests;
+
+        var rotated = authority.RotateRsa();
+
+        (await MeAsync(authority.Token("rotating", rotated))).Should().Be(HttpStatusCode.OK, "the first token signed with the new key is accepted");
+        (await MeAsync(authority.Token("rotating", rotated))).Should().Be(HttpStatusCode.OK);
+        authority.JwksRequests.Should().Be(fetchesBefore + 1, "the new kid made the service fetch the JWKS once");
+        (await MeAsync(authority.Token("rotating", authority.Rsa))).Should().Be(HttpStatusCode.Unauthorized, "the authority no longer publishes the old key");
+    }
+
+    [Fact]
+    public async Task TokensWithMadeUpKids_MakeTheServiceFetchTheKeysOnce_NotOncePerToken()
+    {
+        var authority = _api.Authority;
+        var client = _api.ClientFor(null);
+        async Task<HttpStatusCode> MeAsync(string token)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/users/me") { Headers = { Authorization = new("Bearer", token) } };
+            return (await client.SendAsync(request)).StatusCode;
+        }
+        (await MeAsync(authority.Token("guesser", authority.Ec))).Should().Be(HttpStatusCode.OK);
+        var fetchesBefore = authority.JwksRequests;
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++) statuses.Add(await MeAsync(authority.Token("guesser", TestAuthority.NewRsaKey($"made-up-{i}"))));
+
+        statuses.Should().AllBeEquivalentTo(HttpStatusCode.Unauthorized);
+        authority.JwksRequests.Should().Be(fetchesBefore + 1, "an unknown kid refreshes the keys at most once a minute");
+        (await MeAsync(authority.Token("guesser", authority.Ec))).Should().Be(HttpStatusCode.OK);
     }
 }
