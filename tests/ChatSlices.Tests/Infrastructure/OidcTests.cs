@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Tests.Support;

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
