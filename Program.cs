@@ -69,8 +69,7 @@ if (app.Services.GetRequiredService<IOptions<AuthSettings>>().Value.Problem(app.
 await app.Services.GetRequiredService<Migrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
 await app.Services.GetRequiredService<VectorIndexes>().EnsureAsync(app.Lifetime.ApplicationStopping);
 
-if (app.Configuration["Http:PathBase"] is { Length: > 0 } pathBase)
-    app.UsePathBase(pathBase);
+app.UseConfiguredPathBase(app.Configuration);
 app.UseTrustedForwardedHeaders(app.Configuration);
 app.UseRequestLogging();
 app.UseExceptionHandler();

@@ -10,7 +10,8 @@
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
 #    $CHROMIUM_PATH when that is set) and `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF
 #    fixtures (Support/TestPdf.cs), installed together when missing.
-# 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run).
+# 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run), and a hang
+#    guard: a test running over 5 minutes ends the run (--blame-hang-timeout).
 # Exits with dotnet test's exit code.
 set -euo pipefail
 
@@ -56,9 +57,12 @@ rm -f "${RESULTS_DIR}/${TRX_NAME}"   # never report an old run
 
 log "dotnet test ${TEST_PROJECT#"$ROOT"/} $*"
 rc=0
+# Hang guard: a test still running after 5 minutes (a stream that never ends) stops the run with a mini dump
+# in the results directory and the test's name, instead of holding CI until its own limit.
 dotnet test "$TEST_PROJECT" -c Release \
   --logger "trx;LogFileName=${TRX_NAME}" \
   --results-directory "$RESULTS_DIR" \
+  --blame-hang-timeout 5m --blame-hang-dump-type mini \
   "$@" || rc=$?
 log "dotnet test exited with ${rc}"
 exit "$rc"

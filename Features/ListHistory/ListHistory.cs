@@ -39,6 +39,8 @@ public sealed class ListHistory : ICarterModule
             errors.Range<int>(PageSize, "page_size", 1, 100);
             errors.Require(RawStartDate is null || StartDate is not null, "start_date", "Must be an ISO 8601 date or date-time.");
             errors.Require(RawEndDate is null || EndDate is not null, "end_date", "Must be an ISO 8601 date or date-time.");
+            errors.DateInRange(StartDate is { } from ? DateOnly.FromDateTime(from) : null, "start_date");
+            errors.DateInRange(EndDate is { } to ? DateOnly.FromDateTime(to) : null, "end_date");
             if (StartDate is { } start && EndDate is { } end) errors.Require(start <= end, "end_date", "Must not be before start_date.");
             errors.Require(RawAssistantId is null || AssistantId is not null, "assistant_id", "Must be a UUID.");
             errors.Length(Q, "q", 0, 500);
@@ -48,8 +50,8 @@ public sealed class ListHistory : ICarterModule
         private static DateTime? ParseDate(string? raw, bool endOfDay)
         {
             if (raw is null) return null;
-            if (DateOnly.TryParseExact(raw, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-                return day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc).AddDays(endOfDay ? 1 : 0).AddTicks(endOfDay ? -1 : 0);
+            if (QueryText.Date(raw) is { } day)
+                return day.ToDateTime(endOfDay ? TimeOnly.MaxValue : TimeOnly.MinValue, DateTimeKind.Utc);
             return DateTimeOffset.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at.UtcDateTime : null;
         }
     }

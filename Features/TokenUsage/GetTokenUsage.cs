@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using Carter;
 using ChatSlices.Infrastructure.Auth;
@@ -20,19 +19,19 @@ public sealed class GetTokenUsage : ICarterModule
 
     public sealed record Query(string UserId, string? RawStartDate, string? RawEndDate, DateOnly Today) : IRequest<Response>, IValidated
     {
-        public DateOnly EndDate => ParseDay(RawEndDate) ?? Today;
-        public DateOnly StartDate => ParseDay(RawStartDate) ?? EndDate.AddDays(1 - DefaultDays);
+        public DateOnly EndDate => QueryText.Date(RawEndDate) ?? Today;
+        public DateOnly StartDate => QueryText.Date(RawStartDate) ?? EndDate.AddDays(1 - DefaultDays);
 
         public void Validate(ValidationErrors errors)
         {
-            errors.Require(RawStartDate is null || ParseDay(RawStartDate) is not null, "start_date", "Must be a date (YYYY-MM-DD).");
-            errors.Require(RawEndDate is null || ParseDay(RawEndDate) is not null, "end_date", "Must be a date (YYYY-MM-DD).");
+            errors.Require(RawStartDate is null || QueryText.Date(RawStartDate) is not null, "start_date", "Must be a date (YYYY-MM-DD).");
+            errors.Require(RawEndDate is null || QueryText.Date(RawEndDate) is not null, "end_date", "Must be a date (YYYY-MM-DD).");
+            errors.DateInRange(QueryText.Date(RawStartDate), "start_date");
+            errors.DateInRange(QueryText.Date(RawEndDate), "end_date");
+            if (errors.Any) return; // the window (a default start, the day after the end) is reckoned only from dates in range
             errors.Require(StartDate <= EndDate, "end_date", "Must not be before start_date.");
             errors.Require(EndDate.DayNumber - StartDate.DayNumber < 3660, "start_date", "The range may span at most ten years.");
         }
-
-        private static DateOnly? ParseDay(string? raw) =>
-            DateOnly.TryParseExact(raw, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
     }
 
     public sealed record ModelUsage(string Model, long PromptTokens, long CompletionTokens, decimal Cost);

@@ -26,7 +26,10 @@ public sealed class AuthSettings
     /// <summary>Why this configuration must not serve requests in <paramref name="environment"/>, or null when it may.</summary>
     public string? Problem(IHostEnvironment environment)
     {
-        if (!string.IsNullOrWhiteSpace(Authority)) return null;
+        if (!string.IsNullOrWhiteSpace(Authority))
+            return RequireHttpsMetadata && !Authority.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                ? "Auth:Authority must be an https URL (Auth:RequireHttpsMetadata=false allows http, for a local authority only)."
+                : null;
         if (string.IsNullOrWhiteSpace(SigningKey))
             return "Set Auth:Authority (OIDC) or Auth:SigningKey (HS256, at least 32 bytes).";
         if (System.Text.Encoding.UTF8.GetByteCount(SigningKey) < 32)

@@ -103,8 +103,9 @@ public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(settings.Value.ExtractionTimeoutSeconds));
-        var output = ReadCappedAsync(process.StandardOutput, maxChars, timeout.Token);
-        var error = ReadCappedAsync(process.StandardError, 8 * 1024, timeout.Token);
+        var output = ReadCappedAsync(process.StandardOutput, maxChars, drain: false, timeout.Token);
+        // Drained to the end: a tool blocked on a full stderr pipe (megabytes of "Syntax Error" lines) never exits.
+        var error = ReadCappedAsync(process.StandardError, 8 * 1024, drain: true, timeout.Token);
         try
         {
             var (text, cut) = await output;
@@ -124,16 +125,24 @@ public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> 
         }
     }
 
-    private static async Task<(string Text, bool Cut)> ReadCappedAsync(StreamReader reader, int maxChars, CancellationToken ct)
+    /// <summary>At most <paramref name="maxChars"/> of the stream; past them, stops (the caller kills the tool) or, with <paramref name="drain"/>, reads on and drops the rest.</summary>
+    private static async Task<(string Text, bool Cut)> ReadCappedAsync(StreamReader reader, int maxChars, bool drain, CancellationToken ct)
     {
         var text = new StringBuilder();
         var buffer = new char[16 * 1024];
+        var cut = false;
         int read;
         while ((read = await reader.ReadAsync(buffer, ct)) > 0)
         {
-            if (text.Length + read > maxChars) return (text.ToString(), true);
+            if (cut) continue;
+            if (text.Length + read > maxChars)
+            {
+                if (!drain) return (text.ToString(), true);
+                cut = true;
+                continue;
+            }
             text.Append(buffer, 0, read);
         }
-        return (text.ToString(), false);
+        return (text.ToString(), cut);
     }
 }

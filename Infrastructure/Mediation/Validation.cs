@@ -43,6 +43,13 @@ public sealed class ValidationErrors
         if (raw is not null && QueryText.Integer(raw) is null) Add(field, "Must be a whole number.");
     }
 
+    /// <summary>A date (or a date-time's UTC day) a query may name: see <see cref="QueryText.EarliestDate"/>.</summary>
+    public void DateInRange(DateOnly? value, string field)
+    {
+        if (value is { } day && (day < QueryText.EarliestDate || day > QueryText.LatestDate))
+            Add(field, $"Must be between {QueryText.EarliestDate:yyyy-MM-dd} and {QueryText.LatestDate:yyyy-MM-dd}.");
+    }
+
     public IDictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
 }
 
@@ -57,8 +64,18 @@ public sealed class RequestValidationException(IDictionary<string, string[]> err
 
 public static class QueryText
 {
+    /// <summary>
+    /// The dates a query may name. Far enough from <see cref="DateTime"/>'s ends that a day's end, the day after or a
+    /// default window before it never overflows (9999-12-31 and 0001-01-05 once answered 500).
+    /// </summary>
+    public static readonly DateOnly EarliestDate = new(1970, 1, 1), LatestDate = new(9998, 12, 31);
+
     public static int? Integer(string? raw) =>
         int.TryParse(raw, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    /// <summary>A <c>YYYY-MM-DD</c> date.</summary>
+    public static DateOnly? Date(string? raw) =>
+        DateOnly.TryParseExact(raw, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day) ? day : null;
 }
 
 /// <summary><c>skip</c>/<c>limit</c> from a query string, as text so that bad values are a 422 naming the field.</summary>

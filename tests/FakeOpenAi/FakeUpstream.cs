@@ -20,8 +20,25 @@ public sealed record FakeScript
     public int CompletionTokens { get; init; } = 7;
     public string FinishReason { get; init; } = "stop";
 
-    /// <summary>Cut the connection after this many chunks.</summary>
+    /// <summary>Cut the connection after this many chunks, once <see cref="Cut"/> is released.</summary>
     public int? FailAfterChunks { get; init; }
+
+    /// <summary>
+    /// With <see cref="FailAfterChunks"/>: the fake cuts only once the test completes this, when it has seen the chunks sent
+    /// before the cut come out of the service (a reset discards data the service has not read yet: cutting at once may lose them).
+    /// </summary>
+    public TaskCompletionSource Cut { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>After this many chunks of a stream, send nothing more until the caller goes away.</summary>
+    public int? StallAfterChunks { get; init; }
+
+    /// <summary>Hold every answer until this completes (e.g. until several requests have arrived, so that they overlap).</summary>
+    public Task HoldUntil { get; init; } = Task.CompletedTask;
+
+    /// <summary>Answer 200 with this body (and <see cref="BodyContentType"/>) instead of a completion: an answer the client does not expect.</summary>
+    public string? Body { get; init; }
+
+    public string BodyContentType { get; init; } = "application/json";
 
     /// <summary>With <see cref="FailAfterChunks"/>: send the first half of the next chunk before cutting the connection.</summary>
     public bool CutMidChunk { get; init; }
@@ -47,8 +64,12 @@ public sealed record FakeScript
     };
 }
 
-public sealed record FakeRequest(JsonObject Body, long StartedAt)
+/// <param name="Authorization">The <c>Authorization</c> header the request came with, if any.</param>
+public sealed record FakeRequest(JsonObject Body, long StartedAt, string? Authorization = null)
 {
+    /// <summary>The bearer token of <see cref="Authorization"/>, if it is one.</summary>
+    public string? Bearer => Authorization is { } value && value.StartsWith("Bearer ", StringComparison.Ordinal) ? value["Bearer ".Length..] : null;
+
     public readonly TaskCompletionSource<long> Aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>When each content chunk of a streamed reply was written (<see cref="FakeUpstream.Now"/> ticks), in order.</summary>
@@ -70,6 +91,33 @@ public sealed class FakeUpstream : IAsyncDisposable
     /// <summary>Every text sent to <c>/v1/embeddings</c>, in order.</summary>
     public ConcurrentQueue<string> EmbeddedTexts { get; } = new();
     public string BaseUrl { get; }
+
+    private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
+
+    /// <summary>Completes once <paramref name="count"/> chat requests in all have arrived (<see cref="Requests"/>).</summary>
+    public Task WhenRequestsAsync(int count)
+    {
+        lock (_waiters)
+        {
+            if (Requests.Count >= count) return Task.CompletedTask;
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((count, reached));
+            return reached.Task;
+        }
+    }
+
+    private void Arrived(FakeRequest request)
+    {
+        lock (_waiters)
+        {
+            Requests.Enqueue(request);
+            foreach (var waiter in _waiters.Where(w => Requests.Count >= w.Count).ToList())
+            {
+                waiter.Reached.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+    }
 
     public static long Now => Stopwatch.GetTimestamp();
 
@@ -97,10 +145,18 @@ public sealed class FakeUpstream : IAsyncDisposable
     {
         var script = Script;
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
-        var request = new FakeRequest(body, Now);
+        var request = new FakeRequest(body, Now, http.Request.Headers.Authorization.ToString() is { Length: > 0 } authorization ? authorization : null);
         http.RequestAborted.Register(() => request.Aborted.TrySetResult(Now));
-        Requests.Enqueue(request);
+        Arrived(request);
+        await script.HoldUntil.WaitAsync(http.RequestAborted).ContinueWith(_ => { });
+        if (http.RequestAborted.IsCancellationRequested) return;
 
+        if (script.Body is { } unexpected)
+        {
+            http.Response.ContentType = script.BodyContentType;
+            await http.Response.WriteAsync(unexpected);
+            return;
+        }
         if (script.Status is { } status)
         {
             http.Response.StatusCode = status;
@@ -148,8 +204,13 @@ public sealed class FakeUpstream : IAsyncDisposable
                         await http.Response.WriteAsync(line[..(line.Length / 2)], ct);
                         await http.Response.Body.FlushAsync(ct);
                     }
-                    await Task.Delay(100, ct); // let the chunks already sent be read: a reset discards unread data
+                    await script.Cut.Task.WaitAsync(ct); // the test has seen the chunks sent so far come through: none is lost to the reset
                     http.Abort();
+                    return;
+                }
+                if (script.StallAfterChunks == i)
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
                     return;
                 }
                 if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, ct);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using ChatSlices.Tests.Support;
 using Npgsql;
@@ -65,6 +66,22 @@ public class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task NoToken_OnAnAuthenticatedRoute_Is401()
     {
         var response = await api.ClientFor(null).GetAsync("/v1/users/me");
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+        response.Headers.WwwAuthenticate.Should().Contain(h => h.Scheme == "Bearer");
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/tokens/usage")]
+    [InlineData("GET", "/v1/chat/history")]
+    [InlineData("POST", "/v1/chat/switch-model")]
+    [InlineData("GET", "/v1/admin/users")]
+    public async Task NoToken_OnAUserOrAdminRoute_Is401WithABearerChallenge_BeforeTheBodyIsRead(string method, string path)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method == "POST") request.Content = JsonContent.Create(new { session_id = Guid.NewGuid(), model = "local-chat" });
+
+        var response = await api.ClientFor(null).SendAsync(request);
 
         await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
         response.Headers.WwwAuthenticate.Should().Contain(h => h.Scheme == "Bearer");

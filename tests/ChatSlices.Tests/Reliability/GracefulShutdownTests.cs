@@ -123,10 +123,11 @@ public class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLifetime
     private static async Task<Transcript> ReadNdjsonAsync(Stream body, string format, TaskCompletionSource firstText)
     {
         using var reader = new StreamReader(body);
+        var deadline = SseReader.Deadline();
         string? sessionId = null;
         var text = new StringBuilder();
         var messages = new List<string>();
-        while (await reader.ReadLineAsync() is { } line)
+        while (await reader.ReadLineAsync(deadline) is { } line)
         {
             var e = JsonDocument.Parse(line).RootElement;
             Record(e.Str("event"), e.GetProperty("data"), ref sessionId, text, messages, firstText);

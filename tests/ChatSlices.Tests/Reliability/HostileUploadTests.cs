@@ -46,15 +46,13 @@ public class HostileUploadTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     }
 }
 
-/// <summary>PDFs built to make the extractor inflate or parse without end: bounded by the extraction timeout, the service stays well.</summary>
-public class HostilePdfStructureTests(HostilePdfStructureTests.ShortExtractionApi api) : IClassFixture<HostilePdfStructureTests.ShortExtractionApi>
+/// <summary>
+/// PDFs built to make the extractor inflate or parse without end: a decompression bomb is cut at the extraction timeout, a
+/// document that only makes the extractor complain (200,000 syntax errors on stderr) is read; the service stays well.
+/// </summary>
+public static class HostilePdfs
 {
-    public sealed class ShortExtractionApi : ChatApiFactory
-    {
-        public ShortExtractionApi() => With("Uploads:ExtractionTimeoutSeconds", "3");
-    }
-
-    private async Task<(HttpResponseMessage Response, TimeSpan Took)> UploadAsync(string user, byte[] pdf)
+    public static async Task<(HttpResponseMessage Response, TimeSpan Took)> UploadAsync(ChatApiFactory api, string user, byte[] pdf)
     {
         var client = api.SocketClient(Tokens.For(user));
         var session = await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "local-chat" })).JsonAsync();
@@ -62,34 +60,44 @@ public class HostilePdfStructureTests(HostilePdfStructureTests.ShortExtractionAp
         var response = await client.PostAsync($"/v1/chat/sessions/{session.Str("id")}/upload", Uploads.Form(pdf));
         return (response, clock.Elapsed);
     }
+}
 
-    private static async Task ShouldBeReadOrRefusedAsTooSlowAsync(HttpResponseMessage response, string line)
+public class DecompressionBombTests(DecompressionBombTests.ShortExtractionApi api) : IClassFixture<DecompressionBombTests.ShortExtractionApi>
+{
+    /// <summary>One second: pdftotext takes several to wade through a gigabyte of inflated content (3–11 s measured on 2 cores).</summary>
+    public sealed class ShortExtractionApi : ChatApiFactory
     {
-        var body = await response.Content.ReadAsStringAsync();
-        if (response.StatusCode == HttpStatusCode.Created) body.Should().Contain(line);
-        else (await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity)).Str("detail").Should().Contain("too long");
+        public const int TimeoutSeconds = 1;
+
+        public ShortExtractionApi() => With("Uploads:ExtractionTimeoutSeconds", TimeoutSeconds.ToString());
     }
 
     [Fact]
-    public async Task ADecompressionBomb_IsReadAsAStreamOrCutAtTheExtractionTimeout()
+    public async Task ADecompressionBomb_IsCutAtTheExtractionTimeout()
     {
         var pdf = TestPdf.DecompressionBomb("Hello bomb", inflatedBytes: 1L << 30);
         pdf.Length.Should().BeLessThan(2 * 1024 * 1024, "a megabyte that inflates to a gigabyte");
 
-        var (response, took) = await UploadAsync("bomber", pdf);
+        var (response, took) = await HostilePdfs.UploadAsync(api, "bomber", pdf);
 
-        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Hello bomb");
-        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10), "pdftotext is killed at the extraction timeout");
+        // Extracting the text is what takes long; on a loaded machine reading its info (pdfinfo) may already hit the limit.
+        (await response.ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity)).Str("detail").Should().BeOneOf(
+            "Extracting the PDF's text took too long.", "Reading the PDF took too long.");
+        took.Should().BeLessThan(TimeSpan.FromSeconds(ShortExtractionApi.TimeoutSeconds + 10), "pdftotext is killed at the extraction timeout");
     }
+}
 
+public class HostilePdfStructureTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
+{
     [Fact]
-    public async Task ObjectsNested100000Deep_AreReadOrRefused_AndTheServiceStaysWell()
+    public async Task ObjectsNested100000Deep_AreRead_AndTheServiceStaysWell()
     {
-        var (response, took) = await UploadAsync("nester", TestPdf.DeeplyNested("Deep inside", 100_000));
+        // pdftotext reads the page in a fraction of a second, with one "Syntax Error" line on stderr per unmatched bracket
+        // (about 7 MB of them); the default 30 s extraction timeout leaves room for a loaded machine.
+        var (response, _) = await HostilePdfs.UploadAsync(api, "nester", TestPdf.DeeplyNested("Deep inside", 100_000));
 
-        await ShouldBeReadOrRefusedAsTooSlowAsync(response, "Deep inside");
-        took.Should().BeLessThan(TimeSpan.FromSeconds(3 + 10));
-        var (next, _) = await UploadAsync("nester-after", TestPdf.Create([["Plain page."]]));
+        (await response.ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("extracted_text").Should().Contain("Deep inside");
+        var (next, _) = await HostilePdfs.UploadAsync(api, "nester-after", TestPdf.Create([["Plain page."]]));
         next.StatusCode.Should().Be(HttpStatusCode.Created, "the service still reads ordinary PDFs");
     }
 }

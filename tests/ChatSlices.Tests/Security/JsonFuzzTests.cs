@@ -18,9 +18,10 @@ namespace ChatSlices.Tests.Security;
 /// lone surrogates), edge numbers, unknown and duplicate fields, an empty body and wrong content types. Every answer must
 /// be below 500, every error problem+json (OpenAI's <c>{"error": …}</c> on <c>/v1/chat/completions</c>), and no answer may
 /// show a stack trace, an exception or the database driver. Routes with an id get a real id of the caller's own object, so
-/// that the body reaches validation and the handler. Seeds: 1, 2 and 3, or <c>CHATSLICES_FUZZ_SEEDS=3,4,…</c>.
+/// that the body reaches validation and the handler. Seeds: 1, 2 and 3, or <c>CHATSLICES_FUZZ_SEEDS=3,4,…</c>. Query strings
+/// and path segments of every route: JsonFuzzTests.QueryAndPath.cs.
 /// </summary>
-public class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFactory>
+public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFactory>
 {
     public const int BodiesPerSeed = 40;
     private const int HugeString = 100 * 1024;
@@ -125,14 +126,16 @@ public class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFa
             ["model"]),
     ];
 
-    public static TheoryData<string, int> Cases()
-    {
-        var seeds = Environment.GetEnvironmentVariable("CHATSLICES_FUZZ_SEEDS") is { Length: > 0 } configured
+    private static int[] FuzzSeeds() =>
+        Environment.GetEnvironmentVariable("CHATSLICES_FUZZ_SEEDS") is { Length: > 0 } configured
             ? configured.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray()
             : [1, 2, 3];
+
+    public static TheoryData<string, int> Cases()
+    {
         var data = new TheoryData<string, int>();
         foreach (var route in Routes)
-            foreach (var seed in seeds) data.Add(route.Key, seed);
+            foreach (var seed in FuzzSeeds()) data.Add(route.Key, seed);
         return data;
     }
 
@@ -240,12 +243,19 @@ public class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFa
             $"{Report.Clip(answer.Text)}; server log: {api.Log.Describe(mark)}");
     }
 
-    private static string? Verdict(JsonRoute route, Answer answer)
+    private static string? Verdict(JsonRoute route, Answer answer) => Verdict(route.OpenAiErrors, route.Pattern, answer);
+
+    /// <param name="openAiErrors">The route answers errors in OpenAI's shape, not problem+json.</param>
+    private static string? Verdict(bool openAiErrors, string pattern, Answer answer)
     {
         var status = (int)answer.Status;
         if (answer.Broken is { } broken) return broken;
         if (status >= 500) return $"a {status}: the service failed on input it should have refused (or accepted)";
-        foreach (var leak in new[] { "   at ", "Exception", "Npgsql" })
+        // Kestrel refuses a request line over its 8 KB limit before the app runs: a bare 414 is all it can say.
+        if (status == 414 && answer.ContentType is null && answer.Text.Length == 0) return null;
+        // Scalar's script bundle (a static file) names JavaScript exceptions: it is no answer of the service's own.
+        var leaks = answer.ContentType == "text/javascript" && status < 400 ? [] : new[] { "   at ", "Exception", "Npgsql" };
+        foreach (var leak in leaks)
             if (answer.Text.Contains(leak, StringComparison.Ordinal)) return $"the answer contains '{leak}'";
         if (status < 400)
         {
@@ -257,9 +267,9 @@ public class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFa
                 return "the stream ended without its final event";
             return null;
         }
-        if (route.OpenAiErrors)
+        if (openAiErrors)
         {
-            if (answer.ContentType != "application/json") return $"an error on {route.Pattern} must be application/json in OpenAI's shape, was {answer.ContentType}";
+            if (answer.ContentType != "application/json") return $"an error on {pattern} must be application/json in OpenAI's shape, was {answer.ContentType}";
             try
             {
                 var error = JsonDocument.Parse(answer.Text).RootElement.GetProperty("error");
@@ -298,6 +308,12 @@ public class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<SecurityApiFa
         var content = new ByteArrayContent(body.Bytes);
         if (body.ContentType is not null) content.Headers.TryAddWithoutValidation("Content-Type", body.ContentType);
         request.Content = content;
+        return await SendAsync(client, request);
+    }
+
+    /// <summary>Sends <paramref name="request"/> and reads the whole answer, within 30 s.</summary>
+    private static async Task<Answer> SendAsync(HttpClient client, HttpRequestMessage request)
+    {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         HttpResponseMessage? response = null;
         var received = new MemoryStream();

@@ -10,7 +10,8 @@ public static class Problems
     {
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.Should().Be(status, text);
-        response.Content.Headers.ContentType?.MediaType.Should().Be("application/problem+json");
+        response.Content.Headers.ContentType.Should().NotBeNull($"a problem says it is application/problem+json; the answer had no content type: {text}");
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
         var body = JsonDocument.Parse(text).RootElement;
         body.GetProperty("status").GetInt32().Should().Be((int)status);
         body.GetProperty("title").GetString().Should().NotBeNullOrWhiteSpace();

@@ -10,15 +10,40 @@ public sealed record SseEvent(string? Id, string Event, string Data, long Arrive
     public JsonElement Json => JsonDocument.Parse(Data).RootElement;
 }
 
-/// <summary>A minimal SSE client (per the WHATWG parsing rules the service relies on), reading as bytes arrive.</summary>
-public sealed class SseReader(Stream stream)
+/// <summary>
+/// A minimal SSE client (per the WHATWG parsing rules the service relies on), reading as bytes arrive. A stream that does
+/// not end within <paramref name="timeout"/> (<see cref="DefaultTimeout"/>) fails the read with a <see cref="TimeoutException"/>
+/// instead of hanging the run.
+/// </summary>
+public sealed class SseReader(Stream stream, TimeSpan? timeout = null)
 {
+    /// <summary>How long a test may read one stream: the hang guard of every streamed read in the suite.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
+
     private readonly StreamReader _reader = new(stream, Encoding.UTF8);
+    private readonly TimeSpan _timeout = timeout ?? DefaultTimeout;
+    private readonly CancellationTokenSource _deadline = new(timeout ?? DefaultTimeout);
 
     public List<string> Comments { get; } = [];
 
+    /// <summary>A token that fires when a stream read from now on has taken <see cref="DefaultTimeout"/>: for reads other than SSE (NDJSON lines).</summary>
+    public static CancellationToken Deadline() => new CancellationTokenSource(DefaultTimeout).Token;
+
     /// <summary>The next event, or null at the end of the stream.</summary>
     public async Task<SseEvent?> NextAsync(CancellationToken ct = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _deadline.Token);
+        try
+        {
+            return await NextEventAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The stream did not end within {_timeout.TotalSeconds:0} s.");
+        }
+    }
+
+    private async Task<SseEvent?> NextEventAsync(CancellationToken ct)
     {
         string? id = null, type = null;
         var data = new List<string>();

@@ -44,6 +44,22 @@ public class AssistantsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
     }
 
     [Fact]
+    public async Task RenamingToANameAnotherAssistantHas_Is409NameTaken_AndChangesNothing()
+    {
+        var taken = (await CreateAsync()).Str("name");
+        var other = await CreateAsync(new { description = "Stays as it is." });
+
+        var problem = await (await api.AdminClient().PutAsJsonAsync($"/v1/assistants/{other.Str("id")}", new { name = taken, description = "Changed?" }))
+            .ShouldBeProblemAsync(HttpStatusCode.Conflict);
+
+        problem.Str("code").Should().Be("name_taken");
+        (await api.ScalarAsync<string>("SELECT name || '|' || description FROM assistants WHERE id = @id::uuid", new { id = other.Str("id") }))
+            .Should().Be($"{other.Str("name")}|Stays as it is.");
+        (await api.AdminClient().PutAsJsonAsync($"/v1/assistants/{other.Str("id")}", new { name = other.Str("name") })).StatusCode
+            .Should().Be(HttpStatusCode.OK, "keeping its own name is no conflict");
+    }
+
+    [Fact]
     public async Task PrivateAssistants_AreHiddenFromGuests_And401ById()
     {
         var hidden = (await CreateAsync(new { requires_auth = true })).Str("id");

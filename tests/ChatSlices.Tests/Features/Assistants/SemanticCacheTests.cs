@@ -104,7 +104,12 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     {
         var id = await AssistantAsync();
         await AskAsync(id, "Where is the parking?");
-        await api.ScalarAsync<object>("UPDATE semantic_cache SET expires_at = now() - interval '1 second' WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) });
+        (await AskAsync(id, "Where is the parking?")).CalledUpstream.Should().BeFalse("the entry is there and answers while it lives");
+        var expired = await api.ScalarAsync<long>("""
+            WITH expired AS (UPDATE semantic_cache SET expires_at = now() - interval '1 second' WHERE assistant_id = @id::uuid RETURNING 1)
+            SELECT count(*) FROM expired
+            """, new { id = Guid.Parse(id) });
+        expired.Should().Be(1);
 
         (await AskAsync(id, "Where is the parking?")).CalledUpstream.Should().BeTrue();
     }
@@ -128,7 +133,9 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     {
         var id = await AssistantAsync();
         api.Upstream.Script = new FakeScript { Status = 500 };
-        await api.SocketClient(Tokens.For("cache-user")).PostAsJsonAsync("/v1/chat/stream", new { query = "Will this fail?", assistant_id = id, stream = false });
+        var failed = await api.SocketClient(Tokens.For("cache-user")).PostAsJsonAsync("/v1/chat/stream", new { query = "Will this fail?", assistant_id = id, stream = false });
+
+        (await failed.ShouldBeProblemAsync(HttpStatusCode.ServiceUnavailable)).Str("code").Should().Be("provider_unavailable");
 
         (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(0);
         (await AskAsync(id, "Will this fail?")).CalledUpstream.Should().BeTrue();
@@ -154,11 +161,16 @@ public class SemanticCacheTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     public async Task ConcurrentIdenticalMisses_StoreOneEntry()
     {
         var id = await AssistantAsync();
-        api.Upstream.Script = new FakeScript { Delay = TimeSpan.FromMilliseconds(50) };
+        // The fake holds every answer until all five questions have reached it: the five turns overlap, each a miss.
+        var allArrived = api.Upstream.WhenRequestsAsync(api.Upstream.Requests.Count + 5);
+        api.Upstream.Script = new FakeScript { HoldUntil = allArrived };
 
-        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => api.SocketClient(Tokens.For("cache-user"))
+        var responses = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => api.SocketClient(Tokens.For("cache-user"))
             .PostAsJsonAsync("/v1/chat/stream", new { query = "Same question at once?", assistant_id = id, stream = false })));
 
+        allArrived.IsCompletedSuccessfully.Should().BeTrue("all five called the model: none was answered from an entry another stored first");
+        foreach (var response in responses)
+            (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("cached").GetBoolean().Should().BeFalse();
         (await api.ScalarAsync<long>("SELECT count(*) FROM semantic_cache WHERE assistant_id = @id::uuid", new { id = Guid.Parse(id) })).Should().Be(1);
     }
 }

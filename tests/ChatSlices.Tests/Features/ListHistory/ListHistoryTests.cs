@@ -83,6 +83,10 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
     [InlineData("?end_date=2026-13-40", "end_date")]
     [InlineData("?start_date=2026-02-01&end_date=2026-01-01", "end_date")]
     [InlineData("?assistant_id=nope", "assistant_id")]
+    [InlineData("?end_date=9999-12-31", "end_date")]
+    [InlineData("?end_date=9999-12-31T23:59:59Z", "end_date")]
+    [InlineData("?start_date=0001-01-01", "start_date")]
+    [InlineData("?start_date=9999-12-31", "start_date")]
     public async Task InvalidQueryValues_Are422NamingTheField(string query, string field)
     {
         var problem = await (await _client.GetAsync("/v1/chat/history" + query)).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
@@ -130,6 +134,8 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
     {
         var page = await HistoryAsync("?include_messages=false&page_size=3");
 
+        page.GetProperty("sessions").GetArrayLength().Should().Be(3);
+        (await HistoryAsync("?page_size=3")).GetProperty("sessions").EnumerateArray().Select(s => s.TryGetProperty("messages", out var m) && m.ValueKind == JsonValueKind.Array).Should().Equal(true, true, true);
         var withMessages = page.GetProperty("sessions").EnumerateArray().Count(s => s.TryGetProperty("messages", out _));
         withMessages.Should().Be(0);
     }

@@ -94,7 +94,7 @@ public class RateLimitTests
             holding.StatusCode.Should().Be(HttpStatusCode.OK);
             await second.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
             otherUser.StatusCode.Should().Be(HttpStatusCode.OK);
-            await holding.Content.ReadAsStringAsync();
+            await holding.Content.ReadAsStringAsync(SseReader.Deadline());
             (await client.PostAsJsonAsync("/v1/chat/stream", new { query = "after", stream = false })).StatusCode.Should().Be(HttpStatusCode.OK, "the first stream has ended");
         }
         finally { await api.DisposeAsync(); }
@@ -166,6 +166,70 @@ public class RateLimitTests
 
             clock.Now = clock.Now.AddMinutes(2);
             (await client.PostAsJsonAsync("/v1/chat/stream", new { query = "three", model = "fake-gpt", max_tokens = 10, stream = false })).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+        finally { await api.DisposeAsync(); }
+    }
+
+    [Fact]
+    public async Task CompletionsAndSessionMessages_AreLimitedToo_With429AndRetryAfter_EachInItsRoutesErrorShape()
+    {
+        var api = await StartAsync(a => a.With("RateLimits:Tiers:free:RequestsPerMinute", "2"));
+        try
+        {
+            api.Upstream.Script = new FakeScript();
+            var completer = api.SocketClient(Tokens.For("completer"));
+            var completions = new List<HttpResponseMessage>();
+            for (var i = 0; i < 3; i++)
+                completions.Add(await completer.PostAsJsonAsync("/v1/chat/completions", new { model = "fake-gpt", messages = new[] { new { role = "user", content = $"q{i}" } } }));
+            var messenger = api.SocketClient(Tokens.For("messenger"));
+            var session = (await (await messenger.PostAsJsonAsync("/v1/chat/sessions", new { model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+            var first = await messenger.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "one" });
+            var second = await messenger.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "two" });
+
+            completions.Select(r => r.StatusCode).Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+            var refused = completions[2];
+            refused.Content.Headers.ContentType!.MediaType.Should().Be("application/json", "OpenAI clients read OpenAI's error shape");
+            var error = (await refused.JsonAsync()).GetProperty("error");
+            error.Str("type").Should().Be("rate_limit_error");
+            error.Str("code").Should().Be("rate_limited");
+            refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds.Should().BePositive();
+            first.StatusCode.Should().Be(HttpStatusCode.Created);
+            (await second.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests)).Str("code").Should().Be("rate_limited");
+            second.Headers.RetryAfter!.Delta!.Value.TotalSeconds.Should().BePositive();
+            (await api.ScalarAsync<long>("SELECT count(*) FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id WHERE s.id = @id::uuid", new { id = session }))
+                .Should().Be(2, "the refused turn stored nothing");
+        }
+        finally { await api.DisposeAsync(); }
+    }
+
+    [Fact]
+    public async Task CompletionsAndSessionMessages_AreHeldToTheDailyTokenQuota()
+    {
+        // 20 a day: a first turn reserves its prompt and max_tokens (10) and uses 18; a second cannot fit beside it, settled or not.
+        // (No retrieval: a session's turn would otherwise reserve half the model's window for the passages it may add.)
+        var api = await StartAsync(a => a.With("RateLimits:Tiers:pro:TokensPerDay", "20"));
+        try
+        {
+            api.Upstream.Script = new FakeScript(); // 11 + 7 tokens a reply
+            var completer = api.SocketClient(Tokens.For("metered-completer", tier: "pro"));
+            object Completion(string q) => new { model = "fake-gpt", max_tokens = 10, messages = new[] { new { role = "user", content = q } } };
+            var paid = await completer.PostAsJsonAsync("/v1/chat/completions", Completion("one"));
+            var refusedCompletion = await completer.PostAsJsonAsync("/v1/chat/completions", Completion("two"));
+            var messenger = api.SocketClient(Tokens.For("metered-messenger", tier: "pro"));
+            var session = (await (await messenger.PostAsJsonAsync("/v1/chat/sessions", new { model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+            var answered = await messenger.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "one", max_tokens = 10, context_mode = "none" });
+            var refusedMessage = await messenger.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "two", max_tokens = 10, context_mode = "none" });
+
+            paid.StatusCode.Should().Be(HttpStatusCode.OK);
+            refusedCompletion.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+            var error = (await refusedCompletion.JsonAsync()).GetProperty("error");
+            error.Str("code").Should().Be("token_quota_exceeded");
+            error.Str("type").Should().Be("rate_limit_error");
+            refusedCompletion.Headers.RetryAfter.Should().NotBeNull();
+            answered.StatusCode.Should().Be(HttpStatusCode.Created);
+            (await refusedMessage.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests)).Str("code").Should().Be("token_quota_exceeded");
+            refusedMessage.Headers.RetryAfter.Should().NotBeNull();
+            (await api.ScalarAsync<long>("SELECT tokens FROM usage_daily WHERE subject = 'metered-messenger'")).Should().Be(18, "the refused turn reserved nothing");
         }
         finally { await api.DisposeAsync(); }
     }

@@ -61,6 +61,10 @@ public class ChatCompletionsTests(ChatApiFactory api) : IClassFixture<ChatApiFac
 
     private static bool HasUsage(JsonElement chunk) => chunk.TryGetProperty("usage", out var usage) && usage.ValueKind != JsonValueKind.Null;
 
+    private static string? Content(JsonElement chunk) =>
+        chunk.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
+        && choices[0].GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : null;
+
     private async Task<List<JsonElement>> StreamChunksAsync(string body)
     {
         var response = await api.SocketClient().PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -91,12 +95,22 @@ public class ChatCompletionsTests(ChatApiFactory api) : IClassFixture<ChatApiFac
     [Fact]
     public async Task UpstreamCutMidStream_EndsWithAnOpenAiErrorChunk_ThenDone_WithoutAFinishChunk()
     {
-        api.Upstream.Script = new FakeScript { Chunks = ["a", "b", "c", "d"], FailAfterChunks = 2 };
+        var script = api.Upstream.Script = new FakeScript { Chunks = ["a", "b", "c", "d"], FailAfterChunks = 2 };
+        var response = await api.SocketClient().SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model": "fake-gpt", "stream": true, "messages": [{"role": "user", "content": "Break"}]}""", Encoding.UTF8, "application/json"),
+        }, HttpCompletionOption.ResponseHeadersRead);
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var reader = new SseReader(await response.Content.ReadAsStreamAsync());
+        var chunks = new List<JsonElement>();
+        // The fake cuts the connection once "a" and "b" have come through the service.
+        while (chunks.Count(c => Content(c) is "a" or "b") < 2 && await reader.NextAsync() is { } e) chunks.Add(e.Json);
+        script.Cut.SetResult();
+        var rest = await reader.ReadAllAsync();
+        rest[^1].Data.Should().Be("[DONE]");
+        chunks.AddRange(rest.SkipLast(1).Select(e => e.Json));
 
-        var chunks = await StreamChunksAsync("""{"model": "fake-gpt", "stream": true, "messages": [{"role": "user", "content": "Break"}]}""");
-
-        chunks.Where(c => c.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0)
-            .Select(c => c.GetProperty("choices")[0].GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : null)
+        chunks.Where(c => c.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0).Select(Content)
             .Should().Equal("", "a", "b");
         var error = chunks[^1].GetProperty("error");
         error.Str("code").Should().Be("provider_connection_lost");

@@ -122,7 +122,7 @@ public class StreamChatTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
         var response = await api.SocketClient().SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "As lines" }, "application/x-ndjson"), HttpCompletionOption.ResponseHeadersRead);
 
         response.Content.Headers.ContentType!.MediaType.Should().Be("application/x-ndjson");
-        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var lines = (await response.Content.ReadAsStringAsync(SseReader.Deadline())).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         lines.Select(l => l.GetProperty("event").GetString()).Should().Equal(["session", "sources", "text", "text", "text", "text", "text", "usage", "done"]);
         lines[2].GetProperty("data").GetProperty("content").GetString().Should().Be("Hello");
         lines[^1].GetProperty("data").GetProperty("completed").GetBoolean().Should().BeTrue();

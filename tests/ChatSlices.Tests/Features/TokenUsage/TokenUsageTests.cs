@@ -54,4 +54,16 @@ public class TokenUsageTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
     {
         await (await api.UserClient("spender").GetAsync("/v1/tokens/usage" + query)).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
     }
+
+    [Theory]
+    [InlineData("?end_date=9999-12-31", "end_date")]
+    [InlineData("?end_date=0001-01-05", "end_date")]
+    [InlineData("?start_date=0001-01-01&end_date=0001-01-05", "start_date")]
+    [InlineData("?start_date=9999-12-31&end_date=9999-12-31", "end_date")]
+    public async Task DatesOutOfRange_Are422NamingTheField(string query, string field)
+    {
+        var problem = await (await api.UserClient("spender").GetAsync("/v1/tokens/usage" + query)).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
+
+        problem.GetProperty("errors").TryGetProperty(field, out _).Should().BeTrue(problem.ToString());
+    }
 }
