@@ -52,7 +52,14 @@ public sealed class ModelCall : IAsyncDisposable
                 reply.Failure = RunModel.Failure(e, _stopping.IsCancellationRequested, _upstream.IsCancellationRequested, firstText, _settings);
                 yield break;
             }
-            if (!more) yield break;
+            if (!more)
+            {
+                // Every completion stream ends with a finish reason: none and no text is no completion at all (a 200
+                // with an HTML page or a JSON object), not an empty reply.
+                if (reply.FinishReason is null && reply.Text.Length == 0)
+                    reply.Failure = RunModel.Failure(new InvalidDataException("The provider's answer held no completion."), false, false, firstText, _settings);
+                yield break;
+            }
 
             var chunk = _chunks.Current;
             reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;

@@ -1,4 +1,4 @@
-using ChatSlices.Infrastructure.Chat;
+using ChatSlices.Features.StreamChat;
 using ChatSlices.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
