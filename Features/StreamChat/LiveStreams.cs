@@ -74,6 +74,15 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
     public string? Owner => owner;
     public bool Cancelled => generation.IsCancellationRequested;
 
+    /// <summary>How many events the turn has produced so far (the id of the latest).</summary>
+    public int Produced
+    {
+        get
+        {
+            lock (_gate) return _events.Count;
+        }
+    }
+
     /// <summary>The stop button: the turn is cancelled at once.</summary>
     public void Cancel() => generation.Cancel();
 

@@ -4,6 +4,7 @@ using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Microsoft.Extensions.Options;
+using FromQueryAttribute = Microsoft.AspNetCore.Mvc.FromQueryAttribute;
 
 namespace ChatSlices.Features.StreamChat;
 
@@ -18,33 +19,35 @@ public static class ResumeStream
     /// <summary>Mapped on <see cref="StreamChat"/>'s <c>/v1/chat</c> group.</summary>
     public static void Map(RouteGroupBuilder chat)
     {
-        chat.MapGet("/streams/{messageId:guid}", Endpoint).WithName("ResumeStream")
+        chat.MapGet("/streams/{id:guid}", Endpoint).WithName("ResumeStream")
             .WithSummary("Resume a reply's event stream after Last-Event-ID (SSE or NDJSON), live until done")
             .Produces(StatusCodes.Status200OK, contentType: EventStream.SseContentType, additionalContentTypes: [EventStream.NdjsonContentType])
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-        chat.MapPost("/streams/{messageId:guid}/cancel", Cancel).WithName("CancelStream")
+        chat.MapPost("/streams/{id:guid}/cancel", Cancel).WithName("CancelStream")
             .WithSummary("Stop a reply being generated (its text so far is stored as interrupted)")
             .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
-    private static async Task<IResult> Endpoint(Guid messageId, ClaimsPrincipal user, LiveStreams live, IOptions<ChatSettings> settings,
-        HttpContext http, string? lastEventId = null)
+    private static async Task<IResult> Endpoint(Guid id, ClaimsPrincipal user, LiveStreams live, IOptions<ChatSettings> settings,
+        HttpContext http, [FromQuery(Name = "last_event_id")] string? lastEventId = null)
     {
         var after = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? lastEventId;
         long last = 0;
         if (after is not null && (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out last)))
             throw RequestValidationException.For("last_event_id", "Must be the id of an event of this stream (a whole number).");
-        if (live.Find(messageId, user.UserId()) is not { } stream) return Failure.NotFound("Stream").ToResult();
+        if (live.Find(id, user.UserId()) is not { } stream) return Failure.NotFound("Stream").ToResult();
+        if (last > stream.Produced)
+            throw RequestValidationException.For("last_event_id", $"This stream has {stream.Produced} events so far; {last} is none of them.");
 
         await EventStream.WriteAsync(http, stream.ReadAsync(last), EventStream.WantsNdjson(http.Request),
             TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds), TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds));
         return Results.Empty;
     }
 
-    private static Results<NoContent, ProblemHttpResult> Cancel(Guid messageId, ClaimsPrincipal user, LiveStreams live)
+    private static Results<NoContent, ProblemHttpResult> Cancel(Guid id, ClaimsPrincipal user, LiveStreams live)
     {
-        if (live.Find(messageId, user.UserId()) is not { } stream) return Failure.NotFound("Stream").ToResult();
+        if (live.Find(id, user.UserId()) is not { } stream) return Failure.NotFound("Stream").ToResult();
         stream.Cancel();
         return TypedResults.NoContent();
     }

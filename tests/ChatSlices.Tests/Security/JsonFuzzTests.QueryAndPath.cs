@@ -165,6 +165,7 @@ public partial class JsonFuzzTests
                 _ when path.StartsWith("/v1/assistants/", StringComparison.Ordinal) => ids.Assistant,
                 _ when path.StartsWith("/v1/prompts/", StringComparison.Ordinal) => ids.Prompt,
                 _ when path.StartsWith("/v1/files/", StringComparison.Ordinal) => ids.File,
+                _ when path.StartsWith("/v1/chat/streams/", StringComparison.Ordinal) => ids.Stream,
                 _ => ids.Session,
             };
             path = path.Replace(Placeholder(parameter.Name), value);

@@ -29,7 +29,7 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
     private const string OwnerSub = "fuzz-user", AdminSub = "fuzz-admin";
 
     /// <summary>The caller's own objects, whose ids go into paths and id fields.</summary>
-    public sealed record Ids(string Session, string File, string Prompt, string Assistant);
+    public sealed record Ids(string Session, string File, string Prompt, string Assistant, string Stream);
 
     /// <summary>A JSON route: who calls it, and valid bodies (a minimal one and one with every field) to start from.</summary>
     public sealed record JsonRoute(
@@ -348,7 +348,10 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
             .ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
         var assistant = (await (await api.SocketClient(Tokens.Admin(AdminSub)).PostAsJsonAsync("/v1/assistants", new { name = Unique("Fuzz target"), model = "fake-gpt" }))
             .ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
-        return new Ids(session, file, prompt, assistant);
+        var streamed = await (await user.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Second turn.", session_id = session }),
+            HttpCompletionOption.ResponseHeadersRead)).Content.ReadAsStreamAsync();
+        var stream = (await new SseReader(streamed).ReadAllAsync()).First(e => e.Event == "session").Json.Str("message_id");
+        return new Ids(session, file, prompt, assistant, stream);
     })).Value;
 
     private static int StableHash(string text) => text.Aggregate(17, (h, c) => unchecked(h * 31 + c));

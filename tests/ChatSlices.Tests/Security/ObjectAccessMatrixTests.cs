@@ -37,6 +37,8 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         PublicAssistant,
         /// <summary>The same with requires_auth true.</summary>
         PrivateAssistant,
+        /// <summary>The event stream of a reply A streamed (finished, kept for replay).</summary>
+        Stream,
     }
 
     /// <param name="Policy">The authorization policy the route must have (the expectations below depend on it).</param>
@@ -86,6 +88,8 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         new("GET", "/v1/chat/sessions/{id}", Optional, Kind.GuestSession, None, Ok, Ok,
             PublicByDesign: "API.md: a guest session is readable by its id alone"),
         new("GET", "/v1/chat/sessions/{id}/messages", User, Kind.Session, None, NotFound, Unauthorized),
+        new("GET", "/v1/chat/streams/{id}", Optional, Kind.Stream, None, NotFound, NotFound),
+        new("POST", "/v1/chat/streams/{id}/cancel", Optional, Kind.Stream, None, NotFound, NotFound),
         new("POST", "/v1/chat/sessions/{id}/messages", User, Kind.Session, Json(new { content = "Tell me what you know." }), NotFound, Unauthorized,
             IdempotencyKey: "bola-intruder-key"),
         new("PUT", "/v1/chat/sessions/{id}", User, Kind.Session, Json(new { title = "taken over" }), NotFound, Unauthorized),
@@ -194,6 +198,7 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         (await api.ScalarAsync<long>("""
             SELECT (SELECT count(*) FROM chat_sessions WHERE id = @id::uuid) + (SELECT count(*) FROM documents WHERE id = @id::uuid)
                  + (SELECT count(*) FROM prompts WHERE id = @id::uuid) + (SELECT count(*) FROM assistants WHERE id = @id::uuid)
+                 + (SELECT count(*) FROM chat_messages WHERE id = @id::uuid AND status = 'complete')
             """, new { id = target.Id })).Should().Be(1, $"{entry.Kind} {target.Id} should still exist");
         if (entry.Method == "GET")
         {
@@ -269,7 +274,7 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
     /// <summary>The token of whoever made an object of <paramref name="kind"/>: user A, an admin, or nobody (a guest).</summary>
     private static string? OwnerToken(Kind kind) => kind switch
     {
-        Kind.Session or Kind.SessionFile or Kind.Prompt => Tokens.For(OwnerA),
+        Kind.Session or Kind.SessionFile or Kind.Prompt or Kind.Stream => Tokens.For(OwnerA),
         Kind.GuestSession => null,
         _ => Tokens.Admin(Admin),
     };
@@ -331,6 +336,12 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
                 var reply = await (await api.SocketClient().PostAsJsonAsync("/v1/chat/stream", new { query = $"Guest asks about {canary}", model = "fake-gpt", stream = false }))
                     .ShouldBeJsonAsync(HttpStatusCode.OK);
                 return new Target(reply.Str("session_id"), canary);
+            }
+            case Kind.Stream:
+            {
+                var streamed = await (await owner.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = $"Remember {canary} for me.", model = "fake-gpt" }),
+                    HttpCompletionOption.ResponseHeadersRead)).Content.ReadAsStreamAsync();
+                return new Target((await new SseReader(streamed).ReadAllAsync()).First(e => e.Event == "session").Json.Str("message_id"), canary);
             }
             case Kind.Prompt:
             case Kind.Template:

@@ -21,6 +21,7 @@ public class SecurityApiFactory : ChatApiFactory
     public SecurityApiFactory()
     {
         ReplaceServices = services => services.AddSingleton<ILoggerProvider>(Log);
+        With("Chat:ResumeRetentionSeconds", "3600"); // the fuzz replays one stream for as long as it runs
     }
 
     /// <summary>Every route of the running service, one row per HTTP method.</summary>
