@@ -22,7 +22,8 @@ public sealed record FileView(
 
 /// <summary>
 /// PDF in, searchable knowledge out: text per page (poppler), page-aware chunks, embeddings in batches, all stored in
-/// one transaction. The same bytes for the same owner (by sha256) give back the stored file.
+/// one transaction (with, for an assistant's knowledge, the bump of its <c>knowledge_version</c>). The same bytes for the
+/// same owner (by sha256) give back the stored file.
 /// </summary>
 public sealed class DocumentIngestion(
     NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers,
@@ -45,11 +46,14 @@ public sealed class DocumentIngestion(
         WHERE d.sha256 = @Sha256 AND (d.session_id = @SessionId OR d.assistant_id = @AssistantId)
         """;
 
+    // An assistant's knowledge changes with the document, in the same transaction: its knowledge_version (the semantic
+    // cache's scope) moves on exactly when the document becomes visible, never before or after (no-op for a session's file).
     private const string InsertDocumentSql = """
         INSERT INTO documents (id, session_id, assistant_id, uploaded_by, filename, mime_type, file_size, sha256, content, page_count, metadata)
         VALUES (@Id, @SessionId, @AssistantId, @UploadedBy, @Filename, 'application/pdf', @FileSize, @Sha256, @Content, @PageCount, @Metadata::jsonb);
         INSERT INTO document_pages (document_id, page, text)
         SELECT @Id, p.page, p.text FROM unnest(@Pages::text[]) WITH ORDINALITY AS p(text, page);
+        UPDATE assistants SET knowledge_version = knowledge_version + 1, updated_at = now() WHERE id = @AssistantId;
         """;
 
     // Chunking is deterministic: turns that re-embed the same document at once insert the same ordinals, and the
