@@ -42,7 +42,7 @@ public sealed class SessionsEndpoints : ICarterModule
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
         var readable = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.OptionalPolicy);
-        readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its messages (a guest session by its id alone)");
+        readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its last 50 messages (a guest session by its id alone)");
     }
 }
 
