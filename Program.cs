@@ -12,6 +12,7 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Usage;
 using Microsoft.Extensions.Options;
 
 if (args is ["token", .. var tokenArgs])
@@ -48,6 +49,7 @@ builder.Services.AddSingleton<LocalChatCompletion>();
 builder.Services.AddSingleton<ModelProviders>();
 builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
 builder.Services.AddSingleton<PdfText>();
+builder.Services.AddSingleton<UsageLedger>();
 builder.Services.AddSingleton<DocumentIngestion>();
 builder.Services.AddStreamChat();
 builder.Services.AddMediator(typeof(Program).Assembly);
