@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Usage;
 using Dapper;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -22,11 +23,11 @@ public sealed record FileView(
 
 /// <summary>
 /// PDF in, searchable knowledge out: text per page (poppler), page-aware chunks, embeddings in batches, all stored in
-/// one transaction (with, for an assistant's knowledge, the bump of its <c>knowledge_version</c>). The same bytes for the
-/// same owner (by sha256) give back the stored file.
+/// one transaction (with, for an assistant's knowledge, the bump of its <c>knowledge_version</c>, and the embedding tokens
+/// in the usage ledger). The same bytes for the same owner (by sha256) give back the stored file.
 /// </summary>
 public sealed class DocumentIngestion(
-    NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers,
+    NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers, UsageLedger ledger,
     IOptions<AiSettings> ai, IOptions<UploadSettings> uploads)
 {
     private const int EmbeddingBatch = 64;
@@ -66,6 +67,17 @@ public sealed class DocumentIngestion(
         ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING
         """;
 
+    // Embeddings made for a turn that asked for another embedding model count for the session's owner (an assistant's
+    // knowledge, re-embedded for whoever asked, for nobody's report).
+    private const string InsertReEmbeddingUsageSql = """
+        INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, document_id)
+        VALUES ((SELECT user_id FROM chat_sessions WHERE id = @SessionId), @Kind, @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated,
+                @SessionId, @DocumentId)
+        """;
+
+    /// <summary>The vectors of a document's chunks, and what making them spent.</summary>
+    private sealed record Embedded(List<Vector> Vectors, long Tokens, bool Estimated);
+
     // A file uploaded without metadata has "custom": null; its chunks get {} like at upload, or no search (metadata @> ...) finds them.
     private const string MissingChunksSql = """
         SELECT EXISTS (SELECT 1 FROM documents d WHERE d.session_id = @SessionId OR d.assistant_id = @AssistantId);
@@ -80,9 +92,10 @@ public sealed class DocumentIngestion(
         catalog.Find(ai.Value.EmbeddingModel, ModelKind.Embedding)
         ?? throw new InvalidOperationException($"AI:EmbeddingModel '{ai.Value.EmbeddingModel}' is not an embedding model of the catalog.");
 
+    /// <summary>Stores the PDF with its pages and chunks; the embedding tokens it spent go into the uploader's usage.</summary>
     /// <returns>The file, and whether it was created (false: the same bytes were already there).</returns>
     public async Task<Outcome<(FileView File, bool Created)>> IngestAsync(
-        DocumentOwner owner, string? uploadedBy, string filename, byte[] bytes, JsonElement? userMetadata, CancellationToken ct)
+        DocumentOwner owner, string uploadedBy, string filename, byte[] bytes, JsonElement? userMetadata, CancellationToken ct)
     {
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (await FindAsync(owner, sha256, ct) is { } existing) return (existing, false);
@@ -92,9 +105,13 @@ public sealed class DocumentIngestion(
         var pdf = extracted.Value!;
         var model = DefaultEmbeddingModel;
         var chunks = Chunker.Split(pdf.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
-        var embeddings = await EmbedAsync(model, chunks, ct);
+        var embedded = await EmbedAsync(model, chunks, ct);
 
         var id = Guid.CreateVersion7();
+        var usage = new UsageEntry(uploadedBy, UsageKind.Embedding, model.Id, embedded.Tokens, 0, model.Cost(embedded.Tokens, 0), embedded.Estimated)
+        {
+            SessionId = owner.SessionId, DocumentId = id,
+        };
         var metadata = new Dictionary<string, object?>
         {
             ["page_count"] = pdf.Pages.Count, ["title"] = pdf.Title, ["author"] = pdf.Author, ["sha256"] = sha256,
@@ -109,13 +126,15 @@ public sealed class DocumentIngestion(
                 Id = id, owner.SessionId, owner.AssistantId, UploadedBy = uploadedBy, Filename = filename, FileSize = (long)bytes.Length,
                 Sha256 = sha256, Content = bytes, PageCount = pdf.Pages.Count, Metadata = JsonSerializer.Serialize(metadata), Pages = pdf.Pages.ToArray(),
             }, tx, cancellationToken: ct));
-            await InsertChunksAsync(conn, tx, id, owner, model, chunks, embeddings, userMetadata, ct);
+            await InsertChunksAsync(conn, tx, id, owner, model, chunks, embedded.Vectors, userMetadata, ct);
+            await conn.ExecuteAsync(new CommandDefinition(UsageLedger.InsertSql, usage, tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            // The same file arrived twice at once: the other upload won.
+            // The same file arrived twice at once: the other upload won, but these embeddings were made (and paid for) too.
             await tx.RollbackAsync(CancellationToken.None);
+            await ledger.RecordAsync(usage with { DocumentId = null }, null, 0);
             return ((await FindAsync(owner, sha256, ct))!, false);
         }
         return ((await FindAsync(owner, sha256, ct))!, true);
@@ -138,10 +157,12 @@ public sealed class DocumentIngestion(
         foreach (var document in missing)
         {
             var chunks = Chunker.Split(document.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
-            var embeddings = await EmbedAsync(model, chunks, ct);
+            var embedded = await EmbedAsync(model, chunks, ct);
             var metadata = JsonDocument.Parse(document.Metadata).RootElement;
             await using var tx = await conn.BeginTransactionAsync(ct);
-            await InsertChunksAsync(conn, tx, document.Id, new DocumentOwner(document.SessionId, document.AssistantId), model, chunks, embeddings, metadata, ct);
+            await InsertChunksAsync(conn, tx, document.Id, new DocumentOwner(document.SessionId, document.AssistantId), model, chunks, embedded.Vectors, metadata, ct);
+            await conn.ExecuteAsync(new CommandDefinition(InsertReEmbeddingUsageSql, new UsageEntry(null, UsageKind.Embedding, model.Id, embedded.Tokens, 0,
+                model.Cost(embedded.Tokens, 0), embedded.Estimated) { SessionId = document.SessionId, DocumentId = document.Id }, tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
         }
         return true;
@@ -153,16 +174,25 @@ public sealed class DocumentIngestion(
         return await conn.QuerySingleOrDefaultAsync<FileView>(new CommandDefinition(FindSql, new { Sha256 = sha256, owner.SessionId, owner.AssistantId }, cancellationToken: ct));
     }
 
-    private async Task<List<Vector>> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)
+    /// <summary>The chunks' vectors in batches, with the input tokens the provider reports (estimated where it reports none: local models).</summary>
+    private async Task<Embedded> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)
     {
         var embedder = providers.Embedder(model);
         var vectors = new List<Vector>(chunks.Count);
+        long tokens = 0;
+        var estimated = false;
         foreach (var batch in chunks.Chunk(EmbeddingBatch))
         {
             var generated = await embedder.GenerateAsync(batch.Select(c => c.Content), cancellationToken: ct);
             vectors.AddRange(generated.Select(e => new Vector(e.Vector)));
+            if (generated.Usage?.InputTokenCount is { } reported) tokens += reported;
+            else
+            {
+                tokens += batch.Sum(c => (long)TokenEstimator.Count(c.Content));
+                estimated = true;
+            }
         }
-        return vectors;
+        return new Embedded(vectors, tokens, estimated);
     }
 
     private static Task InsertChunksAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid documentId, DocumentOwner owner, ModelSpec model,

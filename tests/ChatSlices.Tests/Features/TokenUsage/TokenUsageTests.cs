@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using ChatSlices.Tests.Features.UploadPdf;
 using ChatSlices.Tests.Support;
 
 namespace ChatSlices.Tests.Features.TokenUsage;
@@ -89,6 +90,34 @@ public class TokenUsageTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
         kinds["preview"].GetProperty("prompt_tokens").GetInt64().Should().Be(11);
         kinds["preview"].GetProperty("completion_tokens").GetInt64().Should().Be(7);
         usage.GetProperty("daily")[0].GetProperty("messages").GetInt64().Should().Be(1, "messages counts stored replies; a preview is none");
+    }
+
+    [Fact]
+    public async Task UploadEmbeddings_CountInTheUploadersReport_EstimatedForALocalModel_AndStayWhenTheFileIsDeleted()
+    {
+        var client = api.UserClient("uploading-spender");
+        var sessionId = (await (await client.PostAsJsonAsync("/v1/chat/sessions", new { model = "local-chat" })).JsonAsync()).Str("id");
+
+        var fileId = (await (await client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(UploadPdfTests.Handbook())))
+            .ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("id");
+
+        // The local embedder reports nothing: the estimate is about four characters a token, over every chunk embedded.
+        var estimate = await api.ScalarAsync<long>("SELECT sum((length(content) + 3) / 4) FROM chunks WHERE document_id = @id::uuid", new { id = fileId });
+        estimate.Should().BePositive();
+        var usage = await (await client.GetAsync("/v1/tokens/usage")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        usage.GetProperty("prompt_tokens").GetInt64().Should().Be(estimate);
+        usage.GetProperty("by_kind").EnumerateArray().Single().Str("kind").Should().Be("embedding");
+        usage.GetProperty("by_model").EnumerateArray().Single().Str("model").Should().Be("local-embed");
+        usage.GetProperty("daily")[0].GetProperty("messages").GetInt64().Should().Be(0);
+
+        (await client.DeleteAsync($"/v1/files/{fileId}")).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        (await (await client.GetAsync("/v1/tokens/usage")).JsonAsync()).GetProperty("prompt_tokens").GetInt64().Should().Be(estimate);
+
+        var admin = api.AdminClient("knowledge-admin");
+        var assistant = (await (await admin.PostAsJsonAsync("/v1/assistants", new { name = "Usage librarian" })).JsonAsync()).Str("id");
+        await (await admin.PostAsync($"/v1/assistants/{assistant}/documents", Uploads.Form(UploadPdfTests.Handbook()))).ShouldBeJsonAsync(HttpStatusCode.Created);
+        (await (await admin.GetAsync("/v1/tokens/usage")).JsonAsync()).GetProperty("prompt_tokens").GetInt64()
+            .Should().Be(estimate, "the admin's knowledge upload embedded the same chunks, in the admin's report");
     }
 
     [Theory]
