@@ -48,6 +48,7 @@ builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Secti
 builder.Services.AddSingleton<LocalChatCompletion>();
 builder.Services.AddSingleton<ModelProviders>();
 builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
+builder.Services.AddSingleton<ExtractionQueue>();
 builder.Services.AddSingleton<PdfText>();
 builder.Services.AddSingleton<UsageLedger>();
 builder.Services.AddSingleton<DocumentIngestion>();
