@@ -47,7 +47,10 @@ builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section).
 builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<LocalChatCompletion>();
 builder.Services.AddSingleton<ModelProviders>();
-builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
+builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section)
+    .Validate(s => s.MaxConcurrentExtractions is null or > 0 && s.MaxWaitingExtractions is null or >= 0,
+        "Uploads: MaxConcurrentExtractions must be positive and MaxWaitingExtractions at least 0 (leave them out for the defaults).")
+    .ValidateOnStart();
 builder.Services.AddSingleton<ExtractionQueue>();
 builder.Services.AddSingleton<PdfText>();
 builder.Services.AddSingleton<UsageLedger>();

@@ -1,15 +1,21 @@
 using System.Net;
 using System.Net.Http.Json;
+using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatSlices.Tests.Features.UploadPdf;
 
-/// <summary>What an upload costs its uploader: the embedding tokens it spends (here with an <c>openai</c> embedding model).</summary>
+/// <summary>
+/// What an upload costs and when it is refused: the embedding tokens it spends (here with an <c>openai</c> embedding
+/// model) and the bounded extraction queue (one running, one waiting).
+/// </summary>
 public class UploadQuotaTests(UploadQuotaTests.UploadApi api) : IClassFixture<UploadQuotaTests.UploadApi>
 {
     public sealed class UploadApi : ChatApiFactory
     {
-        public UploadApi() => With("AI:EmbeddingModel", "fake-embed");
+        public UploadApi() => With("AI:EmbeddingModel", "fake-embed")
+            .With("Uploads:MaxConcurrentExtractions", "1").With("Uploads:MaxWaitingExtractions", "1");
     }
 
     private async Task<(HttpClient Client, string SessionId)> SessionAsync(string user, string? tier = null)
@@ -44,5 +50,33 @@ public class UploadQuotaTests(UploadQuotaTests.UploadApi api) : IClassFixture<Up
         models.Keys.Should().BeEquivalentTo(["fake-embed", "local-embed", "fake-gpt"]);
         models["local-embed"].Should().BePositive();
         after.GetProperty("by_kind").EnumerateArray().Select(k => k.Str("kind")).Should().BeEquivalentTo(["embedding", "chat"]);
+    }
+
+    [Fact]
+    public async Task AnUploadMeetingAFullExtractionQueue_Is503WithRetryAfter_AtOnce()
+    {
+        var (client, sessionId) = await SessionAsync("queued-uploader");
+        var queue = api.Services.GetRequiredService<ExtractionQueue>();
+        var running = (await queue.EnterAsync(CancellationToken.None)).Value!;
+        var waiting = queue.EnterAsync(CancellationToken.None); // the one place in the queue
+        HttpResponseMessage refused;
+        try
+        {
+            var upload = client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(Pdf("queues")));
+            (await Task.WhenAny(upload, Task.Delay(TimeSpan.FromSeconds(20)))).Should().BeSameAs(upload,
+                "an upload that finds the queue full is answered at once, not held (with its bytes) until a place is free");
+            refused = await upload;
+        }
+        finally
+        {
+            running.Dispose();
+            (await waiting).Value!.Dispose();
+        }
+
+        var problem = await refused.ShouldBeProblemAsync(HttpStatusCode.ServiceUnavailable);
+        problem.Str("code").Should().Be("extraction_queue_full");
+        refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds.Should().BePositive();
+        (await api.ScalarAsync<long>("SELECT count(*) FROM documents WHERE session_id = @id::uuid", new { id = sessionId })).Should().Be(0);
+        await (await client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(Pdf("queues")))).ShouldBeJsonAsync(HttpStatusCode.Created);
     }
 }
