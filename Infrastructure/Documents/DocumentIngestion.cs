@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Usage;
 using Dapper;
 using Microsoft.Extensions.AI;
@@ -27,7 +28,7 @@ public sealed record FileView(
 /// in the usage ledger). The same bytes for the same owner (by sha256) give back the stored file.
 /// </summary>
 public sealed class DocumentIngestion(
-    NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers, UsageLedger ledger,
+    NpgsqlDataSource db, PdfText pdfText, ModelCatalog catalog, ModelProviders providers, UploadQuota quota, UsageLedger ledger,
     IOptions<AiSettings> ai, IOptions<UploadSettings> uploads)
 {
     private const int EmbeddingBatch = 64;
@@ -92,14 +93,41 @@ public sealed class DocumentIngestion(
         catalog.Find(ai.Value.EmbeddingModel, ModelKind.Embedding)
         ?? throw new InvalidOperationException($"AI:EmbeddingModel '{ai.Value.EmbeddingModel}' is not an embedding model of the catalog.");
 
-    /// <summary>Stores the PDF with its pages and chunks; the embedding tokens it spent go into the uploader's usage.</summary>
-    /// <returns>The file, and whether it was created (false: the same bytes were already there).</returns>
+    /// <summary>
+    /// Stores the PDF with its pages and chunks, counted against the uploader's daily upload quota (reserved before the PDF
+    /// is read, given back when nothing is stored); the embedding tokens it spent go into the uploader's usage.
+    /// </summary>
+    /// <param name="uploader">A signed-in caller: the file's <c>uploaded_by</c>, whose quota and usage it counts in.</param>
+    /// <returns>
+    /// The file, and whether it was created (false: the same bytes were already there, which counts nothing); or 429 (over
+    /// the daily quota), 503 (the extraction queue is full), 422 (not a readable PDF).
+    /// </returns>
     public async Task<Outcome<(FileView File, bool Created)>> IngestAsync(
-        DocumentOwner owner, string uploadedBy, string filename, byte[] bytes, JsonElement? userMetadata, CancellationToken ct)
+        DocumentOwner owner, Caller uploader, string filename, byte[] bytes, JsonElement? userMetadata, CancellationToken ct)
     {
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (await FindAsync(owner, sha256, ct) is { } existing) return (existing, false);
 
+        var reserved = await quota.ReserveAsync(uploader, bytes.Length, ct);
+        if (reserved.Failure is { } overQuota) return overQuota;
+        var created = false;
+        try
+        {
+            var stored = await StoreAsync(owner, uploader.Subject, filename, bytes, sha256, userMetadata, ct);
+            if (stored.Failure is { } failure) return failure;
+            created = stored.Value;
+        }
+        finally
+        {
+            if (!created && reserved.Value is { } reservation) await quota.ReleaseAsync(reservation);
+        }
+        return ((await FindAsync(owner, sha256, ct))!, created);
+    }
+
+    /// <returns>True when this upload stored the document; false when the same bytes were stored by another one meanwhile.</returns>
+    private async Task<Outcome<bool>> StoreAsync(
+        DocumentOwner owner, string uploadedBy, string filename, byte[] bytes, string sha256, JsonElement? userMetadata, CancellationToken ct)
+    {
         var extracted = await pdfText.ExtractAsync(bytes, ct);
         if (extracted.Failure is { } failure) return failure;
         var pdf = extracted.Value!;
@@ -135,9 +163,9 @@ public sealed class DocumentIngestion(
             // The same file arrived twice at once: the other upload won, but these embeddings were made (and paid for) too.
             await tx.RollbackAsync(CancellationToken.None);
             await ledger.RecordAsync(usage with { DocumentId = null }, null, 0);
-            return ((await FindAsync(owner, sha256, ct))!, false);
+            return false;
         }
-        return ((await FindAsync(owner, sha256, ct))!, true);
+        return true;
     }
 
     /// <summary>
