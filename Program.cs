@@ -12,6 +12,7 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Usage;
 using Microsoft.Extensions.Options;
 
 if (args is ["token", .. var tokenArgs])
@@ -46,8 +47,13 @@ builder.Services.AddOptions<AiSettings>().BindConfiguration(AiSettings.Section).
 builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<LocalChatCompletion>();
 builder.Services.AddSingleton<ModelProviders>();
-builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section);
+builder.Services.AddOptions<UploadSettings>().BindConfiguration(UploadSettings.Section)
+    .Validate(s => s.MaxConcurrentExtractions is null or > 0 && s.MaxWaitingExtractions is null or >= 0,
+        "Uploads: MaxConcurrentExtractions must be positive and MaxWaitingExtractions at least 0 (leave them out for the defaults).")
+    .ValidateOnStart();
+builder.Services.AddSingleton<ExtractionQueue>();
 builder.Services.AddSingleton<PdfText>();
+builder.Services.AddSingleton<UsageLedger>();
 builder.Services.AddSingleton<DocumentIngestion>();
 builder.Services.AddStreamChat();
 builder.Services.AddMediator(typeof(Program).Assembly);

@@ -32,7 +32,8 @@ public sealed class AssistantsEndpoints : ICarterModule
         admin.MapDelete("/{id:guid}/avatar", DeleteAvatar.Endpoint).WithName("DeleteAssistantAvatar").WithSummary("Remove the avatar");
         admin.MapPost("/{id:guid}/documents", AddKnowledge.Endpoint).WithName("AddAssistantDocument").WithSummary("Add a PDF to the assistant's knowledge").DisableAntiforgery()
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapGet("/{id:guid}/documents", ListKnowledge.Endpoint).WithName("ListAssistantDocuments").WithSummary("The assistant's knowledge documents");
         admin.MapDelete("/{id:guid}/cache", ClearCache.Endpoint).WithName("ClearAssistantCache").WithSummary("Purge the assistant's semantic cache");
     }

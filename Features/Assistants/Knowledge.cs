@@ -1,8 +1,7 @@
-using System.Security.Claims;
-using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Http;
+using ChatSlices.Infrastructure.RateLimiting;
 using Dapper;
 using MediatR;
 using Microsoft.Extensions.Options;
@@ -10,32 +9,32 @@ using Npgsql;
 
 namespace ChatSlices.Features.Assistants;
 
-/// <summary>POST /v1/assistants/{id}/documents (admin): a PDF joins the assistant's knowledge, and its cache scope moves on.</summary>
+/// <summary>POST /v1/assistants/{id}/documents (admin): a PDF joins the assistant's knowledge, and its cache scope moves on with it (one transaction).</summary>
 public static class AddKnowledge
 {
-    public sealed record Command(Guid AssistantId, string UserId, UploadedFile File) : IRequest<Outcome<(FileView File, bool Created)>>;
+    /// <param name="Caller">The admin uploading, whose daily upload quota (the admin tier's, unlimited unless configured) the file counts against.</param>
+    public sealed record Command(Guid AssistantId, Caller Caller, UploadedFile File) : IRequest<Outcome<(FileView File, bool Created)>>;
 
-    private const string BumpSql = "UPDATE assistants SET knowledge_version = knowledge_version + 1, updated_at = now() WHERE id = @AssistantId";
+    private const string ExistsSql = "SELECT EXISTS (SELECT 1 FROM assistants WHERE id = @AssistantId)";
 
+    // The document and the bump of the assistant's knowledge_version are stored in one transaction by the ingestion.
     public sealed class Handler(NpgsqlDataSource db, DocumentIngestion ingestion) : IRequestHandler<Command, Outcome<(FileView File, bool Created)>>
     {
         public async Task<Outcome<(FileView File, bool Created)>> Handle(Command command, CancellationToken ct)
         {
-            await using var conn = await db.OpenConnectionAsync(ct);
-            if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM assistants WHERE id = @AssistantId)", command, cancellationToken: ct)))
-                return Failure.NotFound("Assistant");
-            var outcome = await ingestion.IngestAsync(new DocumentOwner(null, command.AssistantId), command.UserId, command.File.FileName, command.File.Bytes, null, ct);
-            if (outcome.Value.Created) await conn.ExecuteAsync(new CommandDefinition(BumpSql, command, cancellationToken: ct));
-            return outcome;
+            await using (var conn = await db.OpenConnectionAsync(ct))
+                if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition(ExistsSql, command, cancellationToken: ct)))
+                    return Failure.NotFound("Assistant");
+            return await ingestion.IngestAsync(new DocumentOwner(null, command.AssistantId), command.Caller, command.File.FileName, command.File.Bytes, null, ct);
         }
     }
 
     public static async Task<Results<Created<FileView>, Ok<FileView>, ProblemHttpResult>> Endpoint(Guid id, HttpContext http,
-        ClaimsPrincipal user, IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
+        IMediator mediator, IOptions<UploadSettings> settings, CancellationToken ct)
     {
         var upload = await PdfUpload.ReadAsync(http, settings.Value, ct);
         if (upload.Failure is { } refused) return refused.ToResult();
-        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), upload.Value!), ct);
+        var outcome = await mediator.Send(new Command(id, Caller.Of(http), upload.Value!), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (file, created) = outcome.Value;
         return created ? TypedResults.Created($"/v1/files/{file.Id}", file) : TypedResults.Ok(file);

@@ -16,10 +16,13 @@ namespace ChatSlices.Features.ListHistory;
 
 /// <summary>
 /// GET /v1/chat/history: the caller's sessions, newest <c>updated_at</c> first (best match first with <c>q</c>),
-/// filtered and paged, with the exact total and, unless asked not to, their messages — all in one query.
+/// filtered and paged, with the exact total and, unless asked not to, each one's last messages — all in one query.
 /// </summary>
 public sealed class ListHistory : ICarterModule
 {
+    /// <summary>The messages shown of each session (its last ones); older ones are paged by ListMessages.</summary>
+    public const int MessagesPerSession = 10;
+
     public sealed record Query(
         string UserId, string? RawPage, string? RawPageSize, string? RawStartDate, string? RawEndDate, string? Model,
         string? RawAssistantId, bool IncludeArchived, string? Q, bool IncludeMessages) : IRequest<Response>, IValidated
@@ -61,7 +64,7 @@ public sealed class ListHistory : ICarterModule
     /// <summary>What each row has besides the session (whose columns are null on a page beyond the end).</summary>
     private sealed record PageRow(long Total, string? Messages);
 
-    // One statement: the matches, their count, the page, and each page session's messages as JSON.
+    // One statement: the matches, their count, the page, and each page session's last messages as JSON.
     // The count row is joined to the page so that a page beyond the end still reports the total.
     private const string Sql = $"""
         WITH q AS (
@@ -85,7 +88,7 @@ public sealed class ListHistory : ICarterModule
         ), page AS (
             SELECT * FROM matched ORDER BY rank DESC, updated_at DESC, id DESC OFFSET @Offset LIMIT @PageSize
         )
-        SELECT t.total, CASE WHEN @IncludeMessages AND s.id IS NOT NULL THEN {SessionViews.MessagesJson} END AS messages,
+        SELECT t.total, CASE WHEN @IncludeMessages AND s.id IS NOT NULL THEN {SessionViews.LastMessagesJson} END AS messages,
                {SessionViews.SessionColumns}
         FROM (SELECT count(*) AS total FROM matched) t
         LEFT JOIN page s ON true
@@ -101,11 +104,12 @@ public sealed class ListHistory : ICarterModule
             {
                 query.UserId, query.IncludeArchived, query.StartDate, query.EndDate, query.Model, query.AssistantId,
                 query.Search, query.IncludeMessages, Offset = (long)(query.Page - 1) * query.PageSize, query.PageSize,
+                MessageCap = MessagesPerSession,
             }, cancellationToken: ct), (page, session) => (page, session), splitOn: "id")).AsList();
-            var sessions = rows.Where(r => r.Session is not null).Select(r => r.Session! with
-            {
-                Messages = r.Page.Messages is null ? null : JsonSerializer.Deserialize<List<MessageView>>(r.Page.Messages, json.Value.SerializerOptions),
-            }).ToList();
+            var sessions = rows.Where(r => r.Session is not null).Select(r => r.Page.Messages is null
+                ? r.Session!
+                : r.Session!.WithLastMessages(JsonSerializer.Deserialize<List<MessageView>>(r.Page.Messages, json.Value.SerializerOptions)!, MessagesPerSession)
+            ).ToList();
             return new Response(rows[0].Page.Total, query.Page, query.PageSize, sessions);
         }
     }

@@ -7,6 +7,7 @@ using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Usage;
 using MediatR;
 using Npgsql;
 
@@ -16,7 +17,8 @@ namespace ChatSlices.Features.Prompts;
 /// POST /v1/prompts/preview: fills a stored prompt (<c>prompt_id</c>, own or template) or unsaved <c>content</c> with
 /// <c>variables</c>. With any variable missing it answers with the partly filled text and the missing names, without
 /// calling a model; otherwise it sends the filled text to the model once as a user turn. Each preview of a stored prompt
-/// counts as a use of it (<c>usage_count</c>); the model call counts against the caller's daily token quota like a chat turn.
+/// counts as a use of it (<c>usage_count</c>); the model call counts against the caller's daily token quota like a chat turn,
+/// and shows in their usage report as <c>preview</c>.
 /// </summary>
 public static class PreviewPrompt
 {
@@ -73,7 +75,7 @@ public static class PreviewPrompt
                 return new Response(rendered.Text, null, 0, null, rendered.MissingVariables);
             }
 
-            var answer = await mediator.Send(new AskModel.Query(command.Caller, body.Model, rendered.Text, MaxOutputTokens), ct);
+            var answer = await mediator.Send(new AskModel.Query(command.Caller, command.UserId, body.Model, rendered.Text, MaxOutputTokens, UsageKind.Preview), ct);
             // A preview refused before the model was asked (unknown model, over quota) is no use of the prompt.
             if (answer.Failure is { Status: StatusCodes.Status400BadRequest or StatusCodes.Status429TooManyRequests } refused) return refused;
             await CountUseAsync(body.PromptId, ct);

@@ -46,7 +46,7 @@ public static class CreateSession
             {
                 Id = Guid.CreateVersion7(), command.UserId, command.ApplicationId, body.AssistantId, Model = model, Title = body.Title?.Trim(),
             }, cancellationToken: ct));
-            return session with { Messages = [] };
+            return session with { Messages = [], MessagesTruncated = false };
         }
     }
 

@@ -5,7 +5,10 @@ using Npgsql;
 
 namespace ChatSlices.Features.Sessions;
 
-/// <summary>GET /v1/chat/sessions/{id}: the session with its messages. A guest session is readable by its id alone.</summary>
+/// <summary>
+/// GET /v1/chat/sessions/{id}: the session with its last 50 messages (<c>messages_truncated</c> when there are older ones,
+/// which ListMessages pages through). A guest session is readable by its id alone.
+/// </summary>
 public static class GetSession
 {
     public sealed record Query(Guid SessionId, string? UserId) : IRequest<SessionView?>;

@@ -40,10 +40,12 @@ public sealed class SessionsEndpoints : ICarterModule
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         var readable = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.OptionalPolicy);
-        readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its messages (a guest session by its id alone)");
+        readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its last 50 messages (a guest session by its id alone)");
     }
 }
 

@@ -1,6 +1,7 @@
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Usage;
 using MediatR;
 using Microsoft.Extensions.Options;
 using Microsoft.SemanticKernel.ChatCompletion;
@@ -10,15 +11,19 @@ namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
 /// One question to a chat model, answered whole and not stored: for slices that need the model without a session
-/// (prompt preview). Same model lookup, daily token quota, timeouts and provider error codes as a chat turn.
+/// (prompt preview). Same model lookup, daily token quota, timeouts and provider error codes as a chat turn; what the
+/// call spent goes into the usage ledger as the query's <c>UsageKind</c>, in the report of its <c>UserId</c>.
 /// </summary>
 public static class AskModel
 {
-    public sealed record Query(Caller Caller, string? Model, string Text, int MaxOutputTokens) : IRequest<Outcome<Answer>>;
+    /// <param name="UserId">Whose usage report shows the call (null: a guest's, shown in none).</param>
+    /// <param name="UsageKind">What the ledger calls the call (<see cref="Infrastructure.Usage.UsageKind"/>).</param>
+    public sealed record Query(Caller Caller, string? UserId, string? Model, string Text, int MaxOutputTokens, string UsageKind)
+        : IRequest<Outcome<Answer>>;
 
     public sealed record Answer(string Text, long TokensUsed, string Model);
 
-    public sealed class Handler(ModelCatalog catalog, RunModel run, TokenQuota quota, IOptions<AiSettings> ai, ILogger<Handler> logger)
+    public sealed class Handler(ModelCatalog catalog, RunModel run, TokenQuota quota, UsageLedger ledger, IOptions<AiSettings> ai, ILogger<Handler> logger)
         : IRequestHandler<Query, Outcome<Answer>>
     {
         public async Task<Outcome<Answer>> Handle(Query query, CancellationToken ct)
@@ -29,6 +34,7 @@ public static class AskModel
             if (reservation.Failure is { } overQuota) return overQuota;
 
             long used = 0;
+            TokenCount? spent = null;
             try
             {
                 var prompt = new ChatHistory();
@@ -36,6 +42,7 @@ public static class AskModel
                 var settings = new OpenAIPromptExecutionSettings { ModelId = model.Value!.ProviderModel ?? model.Value.Id, MaxTokens = query.MaxOutputTokens };
                 var reply = await run.CompleteAsync(model.Value, prompt, settings, ct);
                 var tokens = reply.Count(prompt);
+                spent = tokens;
                 used = tokens.Prompt + tokens.Completion;
                 if (reply.Failure is { } failed)
                 {
@@ -46,7 +53,11 @@ public static class AskModel
             }
             finally
             {
-                if (reservation.Value is { } reserved) await quota.SettleAsync(reserved, used);
+                // The ledger row and the quota's settlement in one round trip; a call that spent nothing only settles.
+                if (spent is { } tokens && used > 0)
+                    await ledger.RecordAsync(new UsageEntry(query.UserId, query.UsageKind, model.Value!.Id, tokens.Prompt, tokens.Completion,
+                        model.Value.Cost(tokens.Prompt, tokens.Completion), tokens.Estimated), reservation.Value, used);
+                else if (reservation.Value is { } reserved) await quota.SettleAsync(reserved, used);
             }
         }
     }

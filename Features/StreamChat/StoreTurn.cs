@@ -11,7 +11,7 @@ public sealed record StoredReply(string Content, string Status, string? Error, s
 
 /// <summary>
 /// Step 2 of a chat turn: its start (quota reservation, the session when it is new, the user's turn) and, however the
-/// stream ends, the reply.
+/// stream ends, the reply (with its row in the usage ledger).
 /// Both writes must land even when the client has gone: they are not tied to the request, only bounded by a timeout.
 /// </summary>
 public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<StoreTurn> logger)
@@ -25,11 +25,17 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
 
     internal static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
+    // The reply, and its row in the usage ledger at the reply's own time (billing history that outlives the session).
     private const string InsertReplySql = """
-        INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error, finish_reason,
-                                   prompt_tokens, completion_tokens, cost, usage_estimated, sources)
-        VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
-                @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb);
+        WITH reply AS (
+            INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error, finish_reason,
+                                       prompt_tokens, completion_tokens, cost, usage_estimated, sources)
+            VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model,
+                    @Status, @Error, @FinishReason, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb)
+            RETURNING created_at
+        )
+        INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, message_id, created_at)
+        SELECT @UserId, 'chat', @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @SessionId, @MessageId, created_at FROM reply;
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
         """;
 
@@ -98,7 +104,8 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
     }
 
     /// <summary>
-    /// Stores the reply, touches the session and settles the quota reservation: one round trip, one transaction.
+    /// Stores the reply with its usage ledger row, touches the session and settles the quota reservation: one round trip,
+    /// one transaction.
     /// False (logged) when the database cannot take it, so the stream can say so.
     /// </summary>
     public async Task<bool> ReplyAsync(TurnPlan plan, StoredReply reply)
@@ -109,7 +116,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
         {
             await ExecuteDetachedAsync<object>(reservation is null ? InsertReplySql : InsertReplySql + TokenQuota.SettleInTransactionSql, new
             {
-                plan.Ids.MessageId, plan.Ids.SessionId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
+                plan.Ids.MessageId, plan.Ids.SessionId, plan.Owner.UserId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
                 Sources = JsonSerializer.Serialize(reply.Sources, StoredJson),
                 reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,

@@ -10,8 +10,9 @@ using Npgsql;
 namespace ChatSlices.Features.TokenUsage;
 
 /// <summary>
-/// GET /v1/tokens/usage?start_date&amp;end_date: the caller's tokens and cost from their stored replies: totals,
-/// per model, and per UTC day (days without use omitted). Dates are inclusive UTC days; by default the last 30 days.
+/// GET /v1/tokens/usage?start_date&amp;end_date: the caller's tokens and cost from the usage ledger (chat replies, prompt
+/// previews, the embeddings of their uploads; kept when sessions and files are deleted): totals, per model, per kind and
+/// per UTC day (days without use omitted). Dates are inclusive UTC days; by default the last 30 days.
 /// </summary>
 public sealed class GetTokenUsage : ICarterModule
 {
@@ -36,27 +37,31 @@ public sealed class GetTokenUsage : ICarterModule
 
     public sealed record ModelUsage(string Model, long PromptTokens, long CompletionTokens, decimal Cost);
 
+    /// <summary>Use of one kind: <c>chat</c> (stored replies), <c>preview</c> (prompt previews), <c>embedding</c> (uploads' text).</summary>
+    public sealed record KindUsage(string Kind, long PromptTokens, long CompletionTokens, decimal Cost);
+
+    /// <summary><see cref="Messages"/>: the stored replies of the day.</summary>
     public sealed record DayUsage(DateOnly Date, long PromptTokens, long CompletionTokens, long TotalTokens, decimal Cost, long Messages);
 
     public sealed record Response(DateOnly StartDate, DateOnly EndDate, long PromptTokens, long CompletionTokens, long TotalTokens, decimal Cost,
-        IReadOnlyList<ModelUsage> ByModel, IReadOnlyList<DayUsage> Daily);
+        IReadOnlyList<ModelUsage> ByModel, IReadOnlyList<KindUsage> ByKind, IReadOnlyList<DayUsage> Daily);
 
-
-    // One pass over the caller's replies, three groupings: the total, per model, per UTC day.
+    // One pass over the caller's ledger rows (an index-only scan), four groupings: the total, per model, per kind, per UTC day.
     private const string Sql = """
-        SELECT GROUPING(m.model) = 0 AS by_model_flag, GROUPING((m.created_at AT TIME ZONE 'UTC')::date) = 0 AS by_day_flag,
-               m.model, (m.created_at AT TIME ZONE 'UTC')::date::timestamp AS day,
-               coalesce(sum(m.prompt_tokens), 0)::bigint AS prompt_tokens, coalesce(sum(m.completion_tokens), 0)::bigint AS completion_tokens,
-               coalesce(sum(m.cost), 0) AS cost, count(*) AS messages
-        FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
-        WHERE s.user_id = @UserId AND m.role = 'assistant'
-          AND m.created_at >= @From AND m.created_at < @Until
-        GROUP BY GROUPING SETS ((), (m.model), ((m.created_at AT TIME ZONE 'UTC')::date))
+        SELECT GROUPING(l.model) = 0 AS by_model_flag, GROUPING(l.kind) = 0 AS by_kind_flag,
+               GROUPING((l.created_at AT TIME ZONE 'UTC')::date) = 0 AS by_day_flag,
+               l.model, l.kind, (l.created_at AT TIME ZONE 'UTC')::date::timestamp AS day,
+               coalesce(sum(l.prompt_tokens), 0)::bigint AS prompt_tokens, coalesce(sum(l.completion_tokens), 0)::bigint AS completion_tokens,
+               coalesce(sum(l.cost), 0) AS cost, count(*) FILTER (WHERE l.kind = 'chat') AS messages
+        FROM usage_ledger l
+        WHERE l.user_id = @UserId AND l.created_at >= @From AND l.created_at < @Until
+        GROUP BY GROUPING SETS ((), (l.model), (l.kind), ((l.created_at AT TIME ZONE 'UTC')::date))
         """;
 
     public sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Response>
     {
-        private sealed record Grouped(bool ByModelFlag, bool ByDayFlag, string? Model, DateTime? Day, long PromptTokens, long CompletionTokens, decimal Cost, long Messages);
+        private sealed record Grouped(bool ByModelFlag, bool ByKindFlag, bool ByDayFlag, string? Model, string? Kind, DateTime? Day,
+            long PromptTokens, long CompletionTokens, decimal Cost, long Messages);
 
         public async Task<Response> Handle(Query query, CancellationToken ct)
         {
@@ -68,11 +73,13 @@ public sealed class GetTokenUsage : ICarterModule
                 Until = query.EndDate.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
             }, cancellationToken: ct))).AsList();
 
-            var total = rows.Single(r => !r.ByModelFlag && !r.ByDayFlag);
+            var total = rows.Single(r => !r.ByModelFlag && !r.ByKindFlag && !r.ByDayFlag);
             return new Response(query.StartDate, query.EndDate, total.PromptTokens, total.CompletionTokens,
                 total.PromptTokens + total.CompletionTokens, total.Cost,
                 rows.Where(r => r.ByModelFlag).OrderByDescending(r => r.Cost).ThenBy(r => r.Model)
                     .Select(r => new ModelUsage(r.Model!, r.PromptTokens, r.CompletionTokens, r.Cost)).ToList(),
+                rows.Where(r => r.ByKindFlag).OrderByDescending(r => r.Cost).ThenBy(r => r.Kind)
+                    .Select(r => new KindUsage(r.Kind!, r.PromptTokens, r.CompletionTokens, r.Cost)).ToList(),
                 rows.Where(r => r.ByDayFlag).OrderBy(r => r.Day)
                     .Select(r => new DayUsage(DateOnly.FromDateTime(r.Day!.Value), r.PromptTokens, r.CompletionTokens,
                         r.PromptTokens + r.CompletionTokens, r.Cost, r.Messages)).ToList());
@@ -83,7 +90,7 @@ public sealed class GetTokenUsage : ICarterModule
         app.MapGroup("/v1/tokens").WithTags("Usage").RequireAuthorization(AuthSetup.UserPolicy)
             .MapGet("/usage", Endpoint)
             .WithName("GetTokenUsage")
-            .WithSummary("The caller's token use and cost: totals, per model and per UTC day")
+            .WithSummary("The caller's token use and cost: totals, per model, per kind and per UTC day")
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
     private static async Task<Ok<Response>> Endpoint(ClaimsPrincipal user, IMediator mediator, TimeProvider clock, CancellationToken ct,

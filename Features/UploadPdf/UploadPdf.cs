@@ -4,6 +4,7 @@ using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Documents;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.RateLimiting;
 using Dapper;
 using MediatR;
 using Microsoft.Extensions.Options;
@@ -13,11 +14,14 @@ namespace ChatSlices.Features.UploadPdf;
 
 /// <summary>
 /// POST /v1/chat/sessions/{id}/upload (multipart <c>file</c>, optional <c>metadata</c> JSON object for retrieval
-/// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context.
+/// filters, e.g. <c>{"collection": "handbook"}</c>): a PDF, checked by its content, becomes the session's context. It counts
+/// against the uploader's daily upload quota (429), waits in the bounded extraction queue (503 when full), and its
+/// embeddings show in the uploader's usage report.
 /// </summary>
 public static class UploadPdf
 {
-    public sealed record Command(Guid SessionId, string UserId, string FileName, byte[] Bytes, string? RawMetadata)
+    /// <param name="Caller">The uploader, whose daily upload quota the file counts against.</param>
+    public sealed record Command(Guid SessionId, string UserId, Caller Caller, string FileName, byte[] Bytes, string? RawMetadata)
         : IRequest<Outcome<(FileView File, bool Created)>>, IValidated
     {
         public JsonElement? Metadata => RawMetadata is null ? null : JsonDocument.Parse(RawMetadata).RootElement;
@@ -49,7 +53,7 @@ public static class UploadPdf
             await using (var conn = await db.OpenConnectionAsync(ct))
                 if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition(OwnsSessionSql, command, cancellationToken: ct)))
                     return Failure.NotFound("Session");
-            return await ingestion.IngestAsync(new DocumentOwner(command.SessionId, null), command.UserId,
+            return await ingestion.IngestAsync(new DocumentOwner(command.SessionId, null), command.Caller,
                 command.FileName, command.Bytes, command.Metadata, ct);
         }
     }
@@ -60,7 +64,7 @@ public static class UploadPdf
         var upload = await PdfUpload.ReadAsync(http, settings.Value, ct);
         if (upload.Failure is { } refused) return refused.ToResult();
         var file = upload.Value!;
-        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), file.FileName, file.Bytes, file.Form["metadata"].FirstOrDefault()), ct);
+        var outcome = await mediator.Send(new Command(id, user.RequiredUserId(), Caller.Of(http), file.FileName, file.Bytes, file.Form["metadata"].FirstOrDefault()), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         var (stored, created) = outcome.Value;
         return created

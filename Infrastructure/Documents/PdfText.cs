@@ -9,16 +9,14 @@ public sealed record ExtractedPdf(IReadOnlyList<string> Pages, string? Title, st
 
 /// <summary>
 /// Text from PDFs with poppler's <c>pdfinfo</c> and <c>pdftotext</c> as child processes: arguments passed as a list
-/// (no shell), a time limit, output capped by the page count, as many at once as there are cores. An encrypted, corrupt or oversized document is a 422 with a clear reason.
+/// (no shell), a time limit, output capped by the page count, as many at once as the <see cref="ExtractionQueue"/> admits.
+/// An encrypted, corrupt or oversized document is a 422 with a clear reason.
 /// </summary>
-public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> logger)
+public sealed class PdfText(ExtractionQueue queue, IOptions<UploadSettings> settings, ILogger<PdfText> logger)
 {
     private const int MaxInfoChars = 64 * 1024;
     // A dense page holds a few thousand characters; ten times that is text no page has.
     private const int MaxCharsPerPage = 50_000;
-
-    // Each extraction is a CPU-bound child process: a burst of uploads waits here instead of starving the streams.
-    private readonly SemaphoreSlim _extracting = new(Environment.ProcessorCount);
 
     /// <summary>A PDF starts with <c>%PDF-</c>; readers accept it within the first kilobyte.</summary>
     public static bool LooksLikePdf(ReadOnlySpan<byte> bytes)
@@ -29,15 +27,10 @@ public sealed class PdfText(IOptions<UploadSettings> settings, ILogger<PdfText> 
 
     public async Task<Outcome<ExtractedPdf>> ExtractAsync(byte[] pdf, CancellationToken ct)
     {
-        await _extracting.WaitAsync(ct);
-        try
-        {
-            return await ExtractOneAsync(pdf, ct);
-        }
-        finally
-        {
-            _extracting.Release();
-        }
+        var admitted = await queue.EnterAsync(ct);
+        if (admitted.Failure is { } busy) return busy;
+        using var slot = admitted.Value!;
+        return await ExtractOneAsync(pdf, ct);
     }
 
     private async Task<Outcome<ExtractedPdf>> ExtractOneAsync(byte[] pdf, CancellationToken ct)

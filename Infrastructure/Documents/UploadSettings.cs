@@ -9,6 +9,12 @@ public sealed class UploadSettings
     public double ExtractionTimeoutSeconds { get; set; } = 30;
     public long MaxAvatarBytes { get; set; } = 2 * 1024 * 1024;
 
+    /// <summary>PDF extractions (child processes) running at once; null: one per core.</summary>
+    public int? MaxConcurrentExtractions { get; set; }
+
+    /// <summary>Uploads that may wait for an extraction, each holding its bytes; one more is a 503. null: twice the cores.</summary>
+    public int? MaxWaitingExtractions { get; set; }
+
     /// <summary>Chunk size in (estimated) tokens, and the share of a chunk repeated at the start of the next.</summary>
     public int ChunkTokens { get; set; } = 400;
     public double ChunkOverlap { get; set; } = 0.15;

@@ -6,6 +6,12 @@ public sealed class TierLimits
     public int? RequestsPerMinute { get; set; }
     public int? ConcurrentStreams { get; set; }
     public long? TokensPerDay { get; set; }
+
+    /// <summary>PDFs uploaded per UTC day (session files and assistants' knowledge).</summary>
+    public int? UploadsPerDay { get; set; }
+
+    /// <summary>Bytes of PDFs uploaded per UTC day.</summary>
+    public long? UploadBytesPerDay { get; set; }
 }
 
 /// <summary><c>RateLimits:Tiers:{guest|free|pro|enterprise|admin}</c>. Admins are unlimited unless an admin tier is configured.</summary>

@@ -26,10 +26,12 @@ public static class RateLimitSetup
     public static IServiceCollection AddChatSlicesRateLimiting(this IServiceCollection services)
     {
         services.AddOptions<RateLimitSettings>().BindConfiguration(RateLimitSettings.Section)
-            .Validate(s => s.Tiers.Values.All(t => t.RequestsPerMinute is null or > 0 && t.ConcurrentStreams is null or > 0 && t.TokensPerDay is null or >= 0),
-                "RateLimits:Tiers: RequestsPerMinute and ConcurrentStreams must be positive, TokensPerDay at least 0 (leave a limit out for none).")
+            .Validate(s => s.Tiers.Values.All(t => t.RequestsPerMinute is null or > 0 && t.ConcurrentStreams is null or > 0 && t.TokensPerDay is null or >= 0
+                    && t.UploadsPerDay is null or >= 0 && t.UploadBytesPerDay is null or >= 0),
+                "RateLimits:Tiers: RequestsPerMinute and ConcurrentStreams must be positive, TokensPerDay, UploadsPerDay and UploadBytesPerDay at least 0 (leave a limit out for none).")
             .ValidateOnStart();
         services.AddSingleton<TokenQuota>();
+        services.AddSingleton<UploadQuota>();
         services.AddSingleton(sp => new CallerLimiters(sp.GetRequiredService<IOptions<RateLimitSettings>>().Value));
         services.AddOptions<RateLimiterOptions>().Configure<CallerLimiters>((options, limiters) =>
         {

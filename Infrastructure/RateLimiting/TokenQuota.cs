@@ -60,15 +60,18 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
     }
 
     /// <summary>The 429 for a reservation that does not fit in what is left of the day.</summary>
-    public Failure Refused(Reservation reservation)
+    public Failure Refused(Reservation reservation) => new(StatusCodes.Status429TooManyRequests,
+        $"This turn could use up to {reservation.Tokens} tokens, more than is left of your tier's {reservation.Limit} tokens for today (UTC).",
+        "token_quota_exceeded")
     {
-        var midnight = new DateTimeOffset(reservation.Day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        return new Failure(StatusCodes.Status429TooManyRequests,
-            $"This turn could use up to {reservation.Tokens} tokens, more than is left of your tier's {reservation.Limit} tokens for today (UTC).",
-            "token_quota_exceeded")
-        {
-            RetryAfterSeconds = (int)Math.Ceiling((midnight - clock.GetUtcNow()).TotalSeconds),
-        };
+        RetryAfterSeconds = SecondsUntilTheDayAfter(reservation.Day, clock),
+    };
+
+    /// <summary>When a daily quota of <paramref name="day"/> starts afresh: the next UTC midnight, in seconds from now.</summary>
+    public static int SecondsUntilTheDayAfter(DateOnly day, TimeProvider clock)
+    {
+        var midnight = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        return (int)Math.Ceiling((midnight - clock.GetUtcNow()).TotalSeconds);
     }
 
     /// <returns>The reservation (null when the caller's tier has no daily limit), or a 429 failure.</returns>

@@ -22,6 +22,8 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["RateLimits:Tiers:free:RequestsPerMinute"] = "100000",
         ["RateLimits:Tiers:free:ConcurrentStreams"] = "1000",
         ["RateLimits:Tiers:free:TokensPerDay"] = "1000000000",
+        ["RateLimits:Tiers:free:UploadsPerDay"] = "100000",
+        ["RateLimits:Tiers:free:UploadBytesPerDay"] = "100000000000",
         // A stream whose reader leaves is cancelled at once, as before resumable streams; their tests set a grace.
         ["Chat:ResumeGraceSeconds"] = "0",
     };

@@ -81,6 +81,61 @@ public class SessionsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
             await (await client.GetAsync($"/v1/chat/sessions/{id}/messages?{bad}")).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
     }
 
+    /// <summary>A session of <paramref name="messages"/> messages ("message 1" oldest), written straight into the database.</summary>
+    private async Task<string> LongSessionAsync(string user, int messages)
+    {
+        var client = api.UserClient(user);
+        var id = (await (await client.PostAsJsonAsync("/v1/chat/sessions", new { title = "Long", model = "local-chat" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+        await api.ScalarAsync<object>("""
+            INSERT INTO chat_messages (id, session_id, role, content, created_at)
+            SELECT gen_random_uuid(), @id::uuid, CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'message ' || i,
+                   now() - interval '1 day' + i * interval '1 second'
+            FROM generate_series(1, @n) i
+            """, new { id, n = messages });
+        return id;
+    }
+
+    private static List<string> Contents(System.Text.Json.JsonElement messages) => messages.EnumerateArray().Select(m => m.Str("content")).ToList();
+
+    [Fact]
+    public async Task Get_ShowsTheLast50Messages_SaysOlderOnesWereLeftOut_AndTheyArePagedThroughMessages()
+    {
+        var client = api.UserClient("long-talker");
+        var id = await LongSessionAsync("long-talker", 130);
+
+        var session = await (await client.GetAsync($"/v1/chat/sessions/{id}")).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        Contents(session.GetProperty("messages")).Should().Equal(Enumerable.Range(81, 50).Select(i => $"message {i}"), "the newest 50, oldest first");
+        session.GetProperty("messages_truncated").GetBoolean().Should().BeTrue();
+        session.GetProperty("message_count").GetInt64().Should().Be(130);
+        var older = await (await client.GetAsync($"/v1/chat/sessions/{id}/messages?skip=0&limit=80")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        Contents(older.GetProperty("items")).Should().Equal(Enumerable.Range(1, 80).Select(i => $"message {i}"), "the rest is one page away");
+
+        var shortOne = await LongSessionAsync("long-talker", 50);
+        var whole = await (await client.GetAsync($"/v1/chat/sessions/{shortOne}")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        whole.GetProperty("messages").GetArrayLength().Should().Be(50);
+        whole.GetProperty("messages_truncated").GetBoolean().Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task History_ShowsTheLast10MessagesOfEachSession_AndSaysWhichWereCut()
+    {
+        var client = api.UserClient("long-historian");
+        var longId = await LongSessionAsync("long-historian", 300);
+        var shortId = await LongSessionAsync("long-historian", 4);
+
+        var page = await (await client.GetAsync("/v1/chat/history?include_messages=true")).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        var sessions = page.GetProperty("sessions").EnumerateArray().ToDictionary(s => s.Str("id"));
+        Contents(sessions[longId].GetProperty("messages")).Should().Equal(Enumerable.Range(291, 10).Select(i => $"message {i}"));
+        sessions[longId].GetProperty("messages_truncated").GetBoolean().Should().BeTrue();
+        sessions[longId].GetProperty("message_count").GetInt64().Should().Be(300);
+        Contents(sessions[shortId].GetProperty("messages")).Should().Equal(Enumerable.Range(1, 4).Select(i => $"message {i}"));
+        sessions[shortId].GetProperty("messages_truncated").GetBoolean().Should().BeFalse();
+        var without = await (await client.GetAsync("/v1/chat/history?include_messages=false")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        without.GetProperty("sessions")[0].TryGetProperty("messages_truncated", out _).Should().BeFalse("nothing was cut where no messages are shown");
+    }
+
     [Fact]
     public async Task RenameArchiveUnarchive_ChangeTheSession_AndMoveUpdatedAt()
     {
