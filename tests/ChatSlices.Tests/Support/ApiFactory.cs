@@ -1,3 +1,4 @@
+using Npgsql;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -31,6 +32,15 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public string ConnectionString { get; private set; } = "";
 
     /// <summary>Set before the server starts; later settings win.</summary>
+    /// <summary>Runs SQL against this factory's own database (e.g. a trigger a test class needs).</summary>
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     public ApiFactory With(string key, string? value)
     {
         _settings[key] = value;

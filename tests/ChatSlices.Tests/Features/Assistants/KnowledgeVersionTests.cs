@@ -28,10 +28,7 @@ public class KnowledgeVersionTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _api.InitializeAsync();
-        await using var conn = new NpgsqlConnection(_api.ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(SlowBumpTrigger, conn);
-        await cmd.ExecuteNonQueryAsync();
+        await _api.ExecuteAsync(SlowBumpTrigger);
     }
 
     public async Task DisposeAsync() => await _api.DisposeAsync();

@@ -1,6 +1,5 @@
 using System.Net;
 using ChatSlices.Tests.Support;
-using Npgsql;
 
 namespace ChatSlices.Tests.Features.StreamChat;
 
@@ -29,10 +28,7 @@ public class TurnCommitTests : IAsyncLifetime
     {
         _api.With("RateLimits:Tiers:free:TokensPerDay", "1000000");
         await _api.InitializeAsync();
-        await using var conn = new NpgsqlConnection(_api.ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(SlowCommitTrigger, conn);
-        await cmd.ExecuteNonQueryAsync();
+        await _api.ExecuteAsync(SlowCommitTrigger);
     }
 
     public async Task DisposeAsync() => await _api.DisposeAsync();
