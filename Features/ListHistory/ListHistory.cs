@@ -69,22 +69,20 @@ public sealed class ListHistory : ICarterModule
     private const string Sql = $"""
         WITH q AS (
             SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query
-        ), hits AS (
-            -- the caller's own matching messages, found through the (user_id, search) index, ranked per session
-            SELECT m.session_id, max(ts_rank(m.search, q.query)) AS rank
-            FROM chat_messages m, q
-            WHERE q.query IS NOT NULL AND m.user_id = @UserId AND m.search @@ q.query
-            GROUP BY m.session_id
         ), matched AS (
-            SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(ts_rank(s.search, q.query), coalesce(h.rank, 0)) END AS rank
-            FROM chat_sessions s CROSS JOIN q LEFT JOIN hits h ON h.session_id = s.id
+            SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(
+                       ts_rank(s.search, q.query),
+                       -- ranked over the session's own messages (its index), not the word's whole posting list
+                       coalesce((SELECT max(ts_rank(m.search, q.query)) FROM chat_messages m WHERE m.session_id = s.id), 0)) END AS rank
+            FROM chat_sessions s, q
             WHERE s.user_id = @UserId
               AND (@IncludeArchived OR s.archived_at IS NULL)
               AND (@StartDate::timestamptz IS NULL OR s.created_at >= @StartDate)
               AND (@EndDate::timestamptz IS NULL OR s.created_at <= @EndDate)
               AND (@Model::text IS NULL OR s.model = @Model)
               AND (@AssistantId::uuid IS NULL OR s.assistant_id = @AssistantId)
-              AND (q.query IS NULL OR s.search @@ q.query OR h.session_id IS NOT NULL)
+              AND (q.query IS NULL OR s.search @@ q.query
+                   OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.search @@ q.query))
         ), page AS (
             SELECT * FROM matched ORDER BY rank DESC, updated_at DESC, id DESC OFFSET @Offset LIMIT @PageSize
         )

@@ -26,8 +26,8 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
                 FROM generate_series(1, 25) i;
                 INSERT INTO chat_sessions (id, user_id, model, title, created_at, updated_at)
                 SELECT gen_random_uuid(), 'other', 'local-chat', 'Other ' || i, @day0, @day0 FROM generate_series(1, 3) i;
-                INSERT INTO chat_messages (id, session_id, user_id, role, content, created_at)
-                SELECT gen_random_uuid(), s.id, s.user_id, r.role, r.role || ' words of ' || s.title, s.created_at + r.offs
+                INSERT INTO chat_messages (id, session_id, role, content, created_at)
+                SELECT gen_random_uuid(), s.id, r.role, r.role || ' words of ' || s.title, s.created_at + r.offs
                 FROM chat_sessions s, (VALUES ('user', interval '1 minute'), ('assistant', interval '2 minutes')) r(role, offs);
                 UPDATE chat_messages SET content = 'we talked about a zebracorn here'
                 WHERE role = 'assistant' AND session_id = (SELECT id FROM chat_sessions WHERE title = 'Session 7');
