@@ -51,9 +51,8 @@ public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStr
             stream.End(new Done(false, run.SessionId, run.MessageId, null, Cached: false));
             await run.DisposeAsync();
         }
-        await Task.Delay(TimeSpan.FromSeconds(settings.Value.ResumeRetentionSeconds));
-        _streams.TryRemove(new KeyValuePair<Guid, LiveStream>(run.MessageId, stream));
-        stream.Dispose();
+        // Only the events stay for the replay, not the turn that made them (a timer, not an await that would keep it).
+        stream.ForgetAfter(TimeSpan.FromSeconds(settings.Value.ResumeRetentionSeconds), () => _streams.TryRemove(new(stream.MessageId, stream)));
     }
 }
 
@@ -201,9 +200,20 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
         if (cancel) Cancel();
     }
 
+    private ITimer? _retentionTimer;
+
+    /// <summary>After <paramref name="retention"/>, <paramref name="remove"/> it from the registry and let it go.</summary>
+    internal void ForgetAfter(TimeSpan retention, Action remove) =>
+        _retentionTimer = TimeProvider.System.CreateTimer(_ =>
+        {
+            remove();
+            Dispose();
+        }, null, retention, Timeout.InfiniteTimeSpan);
+
     public void Dispose()
     {
         _graceTimer?.Dispose();
+        _retentionTimer?.Dispose();
         generation.Dispose();
     }
 }
