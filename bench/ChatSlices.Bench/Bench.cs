@@ -21,6 +21,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
     private readonly Dictionary<Target, Uri> _urls = [];
     private readonly List<Target> _targets = [];
     private ChildProcess _service = null!;
+    private Uri _serviceUrl = null!;
     private ChildProcess? _nginx;
     private CpuAccount? _cpu;
     private (double Ours, double Others, double Wall)? _cpuUse;
@@ -69,11 +70,18 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         _cpu = CpuAccount.Start(); // count from here: the measured phases
         _measuringSince = Stopwatch.GetTimestamp();
         await WarmUpAsync();
-        await SequentialAsync();
-        await ConcurrentAsync();
-        await IntegrityAsync();
-        await MoreStreamsAsync();
-        await ThroughputAsync();
+        if (o.Parts.Contains("relay"))
+        {
+            await SequentialAsync();
+            await ConcurrentAsync();
+        }
+        if (o.Parts.Contains("streams"))
+        {
+            await AfterRunAsync("ready");
+            await IntegrityAsync();
+            await MoreStreamsAsync();
+        }
+        if (o.Parts.Contains("throughput")) await ThroughputAsync();
 
         _stored = await StoredRepliesAsync(benchDb);
         _loadEnd = Machine.LoadAverage();

@@ -5,7 +5,7 @@ namespace ChatSlices.Bench;
 /// <summary>Command-line options; bench/run.sh passes them.</summary>
 public sealed class Options
 {
-    public const string Usage = "usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 64,256] [--rounds 2] [--integrity-streams 512] [--more-streams 1024,2048] [--throughput-seconds 5] [--json results.json] [--quick]";
+    public const string Usage = "usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 64,256] [--rounds 2] [--integrity-streams 512] [--more-streams 1024,2048] [--throughput-seconds 5] [--json results.json] [--quick] [--parts relay,streams,throughput] [--service-env NAME=VALUE]... [--after-run COMMAND]";
 
     public string App { get; set; } = "";
     public string? Out { get; set; }
@@ -29,6 +29,20 @@ public sealed class Options
     public int GuestAddresses { get; set; } = 250;
     public string Command { get; set; } = "bench/run.sh";
     public string Git { get; set; } = "unknown";
+
+    /// <summary>Which benchmarks run: relay (c=1 and bursts), streams (concurrent streams and RSS), throughput.</summary>
+    public HashSet<string> Parts { get; set; } = [.. AllParts];
+
+    public static readonly string[] AllParts = ["relay", "streams", "throughput"];
+
+    /// <summary>Environment variables for the service only (e.g. DOTNET_gcServer=0), to compare runtime settings on one publish.</summary>
+    public Dictionary<string, string> ServiceEnv { get; } = [];
+
+    /// <summary>
+    /// A shell command run once the service is ready and after each concurrent-streams run (before the next run's RSS
+    /// reading), with BENCH_SERVICE_PID, BENCH_SERVICE_URL and BENCH_RUN set; its output is logged. bench/memory.sh uses it.
+    /// </summary>
+    public string? AfterRun { get; set; }
 
     public static Options Parse(string[] args)
     {
@@ -60,6 +74,17 @@ public sealed class Options
                 case "--guest-addresses": o.GuestAddresses = Math.Clamp(a.Int(), 1, 250); break;
                 case "--command": o.Command = a.Value(); break;
                 case "--git": o.Git = a.Value(); break;
+                case "--parts":
+                    o.Parts = [.. a.Value().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    if (o.Parts.Except(AllParts).FirstOrDefault() is { } unknown) throw new ArgumentException($"--parts: unknown part {unknown} (parts: {string.Join(", ", AllParts)})");
+                    break;
+                case "--service-env":
+                    var pair = a.Value();
+                    var eq = pair.IndexOf('=');
+                    if (eq <= 0) throw new ArgumentException("--service-env needs NAME=VALUE");
+                    o.ServiceEnv[pair[..eq]] = pair[(eq + 1)..];
+                    break;
+                case "--after-run": o.AfterRun = a.Value(); break;
                 case "--quick":
                     o.Runs = 1; o.Sequential = 4; o.Warmup = 2; o.Concurrencies = [32]; o.ConcurrentRounds = 1; o.IntegrityStreams = 64;
                     o.MoreStreams = [128]; o.ThroughputSeconds = 2; o.ThroughputConcurrency = 16;

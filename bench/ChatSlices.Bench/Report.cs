@@ -58,14 +58,15 @@ public sealed partial class Bench
         foreach (var g in Goals()) s.AppendLine($"| {g.Name} | {g.Measured} | {Verdict(g.Met)} |");
         s.AppendLine();
 
-        RelaySection(s);
-        ConcurrentStreamsSection(s);
-        ThroughputSection(s);
+        if (o.Parts.Count < Options.AllParts.Length) s.AppendLine($"Parts run: {string.Join(", ", Options.AllParts.Where(o.Parts.Contains))} (--parts).").AppendLine();
+        if (o.Parts.Contains("relay")) RelaySection(s);
+        if (o.Parts.Contains("streams")) ConcurrentStreamsSection(s);
+        if (o.Parts.Contains("throughput")) ThroughputSection(s);
         s.AppendLine($"Rows stored by the service in `{Database}` (role/status: count): {_stored}.");
         s.AppendLine();
 
         MethodSection(s);
-        RelayRunsDetails(s);
+        if (o.Parts.Contains("relay")) RelayRunsDetails(s);
         return s.ToString();
     }
 
@@ -81,6 +82,7 @@ public sealed partial class Bench
         s.AppendLine($"- Client: one `HttpClient` (keep-alive, no proxy), timestamping each SSE event when the read that delivered it returns. Warm-up: {o.Warmup} sequential and one burst of {o.Concurrencies.Max()} per target, not counted.");
         s.AppendLine($"- c=1: {o.Runs} runs of {o.Sequential} sequential streams per target, targets interleaved stream by stream (p99 of {o.Sequential} samples is their largest). " +
                      $"Bursts: per level, {o.Runs} runs of {o.ConcurrentRounds} bursts started at once per target in turn. Percentiles are nearest-rank.");
+        if (o.ServiceEnv.Count > 0) s.AppendLine($"- Service environment added (--service-env): {string.Join(", ", o.ServiceEnv.Select(kv => $"`{kv.Key}={kv.Value}`"))}.");
         s.AppendLine($"- Machine: `nproc` {Environment.ProcessorCount}; {Machine.CpuModel()}; {Machine.MemTotal()}; {Machine.OsName()}, kernel {Machine.Kernel()}; {RuntimeInformation.FrameworkDescription}; PostgreSQL {_pgVersion} (synchronous_commit {_syncCommit}); build: {o.Git}.");
         s.AppendLine($"- Load average when measuring started: {_loadStart}; at the end: {_loadEnd}; wall time of this part: {Elapsed:0} s." +
                      (_cpuUse is { } use ? $" CPU: {use.Ours:0} core-seconds by the processes under test, {use.Others:0} by everything else." : ""));

@@ -27,7 +27,7 @@ public sealed partial class Bench
         // 2. ChatSlices, published, as its own process.
         var port = Ports.Free();
         _service = StartService(port, benchDb);
-        var serviceUrl = new Uri($"http://127.0.0.1:{port}");
+        var serviceUrl = _serviceUrl = new Uri($"http://127.0.0.1:{port}");
         await PublishedService.WaitReadyAsync(_service, serviceUrl, Log, stop);
         _rssReady = Memory.ReadKb(_service.Pid, "VmRSS");
 
@@ -51,6 +51,7 @@ public sealed partial class Bench
         env["RateLimits__Tiers__guest__RequestsPerMinute"] = "100000000";
         env["RateLimits__Tiers__guest__ConcurrentStreams"] = "1000000";
         env["RateLimits__Tiers__guest__TokensPerDay"] = "1000000000000000";
+        foreach (var (name, value) in o.ServiceEnv) env[name] = value;
         var child = PublishedService.Start("chatslices", o.App, port, env, Path.Combine(o.WorkDir, "chatslices.log"), o.PidFile);
         Log($"started ChatSlices (pid {child.Pid}) on 127.0.0.1:{port}; log {child.LogPath}");
         return child;

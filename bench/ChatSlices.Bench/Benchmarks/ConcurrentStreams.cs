@@ -35,6 +35,7 @@ public sealed partial class Bench
         {
             if (run > 1 && OverBudget($"integrity run {run}")) break;
             _integrity.Add(await HoldStreamsAsync(o.IntegrityStreams, $"run {run}"));
+            await AfterRunAsync($"{o.IntegrityStreams} run {run}");
             await Task.Delay(500, stop);
         }
     }
@@ -47,6 +48,7 @@ public sealed partial class Bench
             if (OverBudget($"{streams} streams")) break;
             var run = await HoldStreamsAsync(streams, "once");
             _moreStreams.Add(run);
+            await AfterRunAsync($"{streams} once");
             if (!run.Clean) break;
             await Task.Delay(500, stop);
         }
@@ -75,20 +77,47 @@ public sealed partial class Bench
         var run = new IntegrityRun(streams, Integrity.Check(results, o.Chunks), TargetStats.From(results, DrainFake(), Delay),
             Integrity.Check(direct, o.Chunks), directStats, before, sampled, hwm, after, seconds);
         Log($"{streams} streams {label}: {run.Check.Intact}/{run.Check.Streams} intact, lost {run.Check.Lost}, reordered {run.Check.Reordered}, longest gap {run.Check.LongestGapMs:0} ms" +
-            $" ({seconds:0.00} s); RSS before {Mib(before)}, peak {Mib(run.PeakKb)}; TTFT p99 {run.Stats.TtftP99Ms:0.00} ms (direct {directStats.TtftP99Ms:0.00} ms)" +
+            $" ({seconds:0.00} s); RSS before {Mib(before)}, peak {Mib(run.PeakKb)}, after {Mib(after)}; TTFT p99 {run.Stats.TtftP99Ms:0.00} ms (direct {directStats.TtftP99Ms:0.00} ms)" +
             (run.Check.FirstProblem is { } p ? $"; first problem: {p}" : ""));
         return run;
+    }
+
+    /// <summary>--after-run: the command, bounded to 120 s, its output logged line by line.</summary>
+    private async Task AfterRunAsync(string label)
+    {
+        if (o.AfterRun is not { Length: > 0 } command) return;
+        var info = new ProcessStartInfo("bash") { ArgumentList = { "-c", command }, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["BENCH_SERVICE_PID"] = _service.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        info.Environment["BENCH_SERVICE_URL"] = _serviceUrl.ToString().TrimEnd('/');
+        info.Environment["BENCH_RUN"] = label;
+        using var process = Process.Start(info) ?? throw new BenchFailed("--after-run: bash did not start");
+        var output = process.StandardOutput.ReadToEndAsync(stop);
+        var errors = process.StandardError.ReadToEndAsync(stop);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        limit.CancelAfter(TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            Note($"--after-run after {label} took over 120 s and was stopped");
+            return;
+        }
+        foreach (var line in ((await output) + (await errors)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Log($"after-run {label}: {line}");
     }
 
     private void ConcurrentStreamsSection(StringBuilder s)
     {
         s.AppendLine("### Concurrent streams through ChatSlices (`/v1/chat/stream`)");
         s.AppendLine();
-        s.AppendLine("| streams at once | run | intact | lost | reordered | failed | longest gap between chunks | wall time | TTFT p50 / p99 (direct at the same concurrency) | RSS before | peak RSS during |");
-        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+        s.AppendLine("| streams at once | run | intact | lost | reordered | failed | longest gap between chunks | wall time | TTFT p50 / p99 (direct at the same concurrency) | RSS before | peak RSS during | RSS after |");
+        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var (r, i) in _integrity.Select((r, i) => (r, $"{i + 1}")).Concat(_moreStreams.Select(r => (r, "once"))))
             s.AppendLine($"| {r.Streams} | {i} | {r.Check.Intact}/{r.Check.Streams} | {r.Check.Lost} | {r.Check.Reordered} | {r.Check.Failed} | {Ms(r.Check.LongestGapMs)} | {F(r.Seconds, "0.00")} s | " +
-                         $"{Ms(r.Stats.TtftP50Ms)} / {Ms(r.Stats.TtftP99Ms)} ({Ms(r.Direct.TtftP50Ms)} / {Ms(r.Direct.TtftP99Ms)}) | {Mib(r.RssBefore)} | {Mib(r.PeakKb)} |");
+                         $"{Ms(r.Stats.TtftP50Ms)} / {Ms(r.Stats.TtftP99Ms)} ({Ms(r.Direct.TtftP50Ms)} / {Ms(r.Direct.TtftP99Ms)}) | {Mib(r.RssBefore)} | {Mib(r.PeakKb)} | {Mib(r.RssAfter)} |");
         s.AppendLine();
         s.AppendLine($"Levels past {o.IntegrityStreams} ({string.Join(", ", o.MoreStreams)}) run once each and stop at the first that is not clean (a lost, reordered or failed stream, or a gap over {MaxGapMs:0} ms). " +
                      $"Service RSS when ready: {Mib(_rssReady)}. Peak = the larger of VmRSS sampled every 20 ms and VmHWM reset just before the run.");
