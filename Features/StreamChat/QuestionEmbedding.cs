@@ -8,8 +8,6 @@ public sealed class QuestionEmbedding(IEmbeddingGenerator<string, Embedding<floa
 {
     private Task<Vector>? _vector;
 
-    public string Question => question;
-
     public Task<Vector> GetAsync(CancellationToken ct) => _vector ??= EmbedAsync(ct);
 
     private async Task<Vector> EmbedAsync(CancellationToken ct) =>
