@@ -68,8 +68,12 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
     private bool _ended;
     private int _readers;
     private ITimer? _graceTimer;
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Guid MessageId => messageId;
+
+    /// <summary>Done when the turn's events are over (finished, failed or cancelled).</summary>
+    public Task Finished => _finished.Task;
     public string? Owner => owner;
     public bool Cancelled => generation.IsCancellationRequested;
 
@@ -135,6 +139,7 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
             _graceTimer?.Dispose();
         }
         _changed.TrySetResult();
+        _finished.TrySetResult();
     }
 
     /// <summary>The events after <paramref name="lastEventId"/> (0: all), then the live ones until <c>done</c>.</summary>

@@ -91,6 +91,8 @@ public sealed class StreamChat : ICarterModule
             finally
             {
                 stream.Leave();
+                // The request holds its concurrent-streams permit until the turn ends, however long after its reader left.
+                await stream.Finished;
             }
             return Results.Empty;
         }

@@ -129,4 +129,25 @@ public class ResumeStreamTests(ResumeStreamTests.Resumable api) : IClassFixture<
             stored = await shortGrace.ScalarAsync<string>("SELECT status FROM chat_messages WHERE id = @id::uuid", new { id = MessageId(read) });
         stored.Should().Be("interrupted");
     }
+
+    [Fact]
+    public async Task ATurnWhoseReaderLeft_StillHoldsItsConcurrentStreamsPermit_UntilItEnds()
+    {
+        await using var oneAtATime = new ChatApiFactory();
+        oneAtATime.With("Chat:ResumeGraceSeconds", "30").With("RateLimits:Tiers:free:ConcurrentStreams", "1");
+        await oneAtATime.InitializeAsync();
+        var (client, response, read) = await StartAsync(oneAtATime, "one-at-a-time", words: 100);
+        response.Dispose(); // gone, but the reply goes on for the grace
+        client.Dispose();
+
+        var again = oneAtATime.SocketClient(Tokens.For("one-at-a-time"));
+        var meanwhile = await again.PostAsJsonAsync("/v1/chat/stream", new { query = "Another one", stream = false });
+        (await again.PostAsync($"/v1/chat/streams/{MessageId(read)}/cancel", null)).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        HttpStatusCode after = 0;
+        for (var i = 0; i < 50 && after != HttpStatusCode.OK; i++, await Task.Delay(100))
+            after = (await again.PostAsJsonAsync("/v1/chat/stream", new { query = "Now one", stream = false })).StatusCode;
+
+        await meanwhile.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+        after.Should().Be(HttpStatusCode.OK, "the stopped turn gave its permit back");
+    }
 }
