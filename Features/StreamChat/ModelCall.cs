@@ -9,12 +9,13 @@ namespace ChatSlices.Features.StreamChat;
 
 /// <summary>
 /// One model call in flight (<see cref="RunModel.Start"/>): the request is sent when the call is made, and the reply
-/// read later. Owns the first-token and whole-reply timeouts; the client leaving or the service stopping cuts it short.
+/// read later. Owns the first-token and whole-reply timeouts; the turn being cancelled (its client gone, the stop button)
+/// or the service stopping cuts it short.
 /// </summary>
 public sealed class ModelCall : IAsyncDisposable
 {
     private readonly CancellationTokenSource _upstream;
-    private readonly CancellationToken _requestAborted;
+    private readonly CancellationToken _turnCancelled;
     private readonly CancellationToken _stopping;
     private readonly AiSettings _settings;
     private readonly IAsyncEnumerator<StreamingChatMessageContent> _chunks;
@@ -23,12 +24,12 @@ public sealed class ModelCall : IAsyncDisposable
     private bool _nextPending; // a ValueTask is awaited once: by the reader, or else by DisposeAsync
 
     internal ModelCall(IChatCompletionService service, ChatHistory prompt, OpenAIPromptExecutionSettings settings, AiSettings timeouts,
-        CancellationToken stopping, CancellationToken requestAborted)
+        CancellationToken stopping, CancellationToken turnCancelled)
     {
         _settings = timeouts;
         _stopping = stopping;
-        _requestAborted = requestAborted;
-        _upstream = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
+        _turnCancelled = turnCancelled;
+        _upstream = CancellationTokenSource.CreateLinkedTokenSource(turnCancelled, stopping);
         _upstream.CancelAfter(TimeSpan.FromSeconds(timeouts.FirstTokenTimeoutSeconds));
         _chunks = service.GetStreamingChatMessageContentsAsync(prompt, settings, cancellationToken: _upstream.Token).GetAsyncEnumerator(_upstream.Token);
         _next = _chunks.MoveNextAsync(); // the request goes out now
@@ -47,7 +48,7 @@ public sealed class ModelCall : IAsyncDisposable
                 _nextPending = false;
                 more = await _next;
             }
-            catch (Exception e) when (!_requestAborted.IsCancellationRequested)
+            catch (Exception e) when (!_turnCancelled.IsCancellationRequested)
             {
                 reply.Failure = RunModel.Failure(e, _stopping.IsCancellationRequested, _upstream.IsCancellationRequested, firstText, _settings);
                 yield break;

@@ -23,9 +23,8 @@ public sealed class ModelReply
 }
 
 /// <summary>
-/// Step 6 of a chat turn: the model's reply through Semantic Kernel, text streamed as it arrives. Owns the first-token
-/// and whole-reply timeouts, maps provider failures to stable codes, and cuts the call short when the client leaves
-/// (the token is the request's) or the service stops.
+/// Step 6 of a chat turn: the model's reply through Semantic Kernel, sent as a <see cref="ModelCall"/> (which owns the
+/// timeouts and reads the text as it arrives); provider failures mapped to stable codes.
 /// </summary>
 public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, IHostApplicationLifetime lifetime)
 {

@@ -40,8 +40,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
         var preparation = prepare.PrepareAsync(plan, question, preparing.Token);
         if (await start is { } notStarted)
         {
-            await preparing.CancelAsync(); // the model call already sent is cut short
-            await DiscardAsync(preparation);
+            await AbandonAsync(preparing, preparation);
             yield return notStarted;
             yield return new Done(false, plan.Ids.SessionId, plan.Ids.MessageId, null, Cached: false);
             yield break;
@@ -70,20 +69,17 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
         }
         finally
         {
-            if (ready?.Call is { } call) await call.DisposeAsync();
-            if (ready is null)
-            {
-                await preparing.CancelAsync();
-                await DiscardAsync(preparation);
-            }
+            if (ready is null) await AbandonAsync(preparing, preparation);
+            else if (ready.Call is { } call) await call.DisposeAsync();
             // The client went away (or the writer failed): keep what was said, marked as interrupted.
             if (!stored) await store.ReplyAsync(plan, ready is null ? Nothing() : Stored(plan, ready, "interrupted", null));
         }
     }
 
-    /// <summary>Waits for a preparation that is no longer wanted (and was told so), so that its model call is closed.</summary>
-    private static async Task DiscardAsync(Task<PreparedReply> preparation)
+    /// <summary>Cancels a preparation nobody will read (the model call it sent is cut short) and waits for it to close.</summary>
+    private static async Task AbandonAsync(CancellationTokenSource preparing, Task<PreparedReply> preparation)
     {
+        await preparing.CancelAsync();
         try
         {
             if ((await preparation).Call is { } call) await call.DisposeAsync();
