@@ -12,6 +12,7 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Redis;
 using ChatSlices.Infrastructure.Usage;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +41,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<SharedRedis>();
 builder.Services.AddDatabase();
 builder.Services.AddOptions<List<ModelSpec>>().BindConfiguration(ModelCatalog.Section);
 builder.Services.AddSingleton<ModelCatalog>();

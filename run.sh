@@ -14,6 +14,8 @@
 #   CHATSLICES_PG_PORT           port of the private cluster. Unset: the port this checkout's
 #                                cluster already uses, else 55432, else (taken by another
 #                                server) the next free port above it.
+#   CHATSLICES_REDIS_PORT        port of the private redis-server, chosen the same way (56379).
+#   Redis__Connection            if already set, it is used as it is: no private redis-server.
 #
 # What the setup does (each step only if its result is missing, so a second run is fast):
 #   1. Debian packages: poppler-utils (pdftotext/pdfinfo); postgresql-15,
@@ -22,6 +24,10 @@
 #   3. A private PostgreSQL 15 cluster in .local/pgdata, on 127.0.0.1 only, with database
 #      `chatslices` (superuser chatslices / password chatslices, scram-sha-256). It is left
 #      running, and reused by the next run.
+#   4. A private redis-server (Debian's) in .local/redis, on 127.0.0.1 only, nothing saved to
+#      disk: the shared rate limits and resumable streams of several instances. Left running.
+#      The service is given it as Redis__Connection; --setup-only prints it as CHATSLICES_REDIS
+#      (tests choose per test whether an instance uses it).
 #
 # Works as root, and as a normal user with sudo. As root the cluster runs as the `postgres`
 # system user (initdb refuses root); as a normal user it runs as that user.
@@ -48,6 +54,9 @@ PG_PORT="${CHATSLICES_PG_PORT:-55432}"
 PG_DB="chatslices"
 PG_USER="chatslices"
 PG_PASSWORD="chatslices"
+
+REDIS_DIR="${LOCAL_DIR}/redis"
+REDIS_PORT="${CHATSLICES_REDIS_PORT:-56379}"
 
 APP_URLS="http://localhost:7001"
 
@@ -190,6 +199,7 @@ debian_mirror() {
 # ---------------------------------------------------------------------------------------------
 setup_packages() {
   local pkgs=(poppler-utils)
+  [[ -n "${Redis__Connection:-}" ]] || pkgs+=(redis-server)
   if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
     pkgs+=("postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" build-essential)
   fi
@@ -460,6 +470,49 @@ setup_cluster() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Step 4: the private redis-server.
+# ---------------------------------------------------------------------------------------------
+redis_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == "PONG" ]]; }
+
+setup_redis() {
+  mkdir -p "$REDIS_DIR"
+  local pid=""
+  [[ -f "$REDIS_DIR/redis.pid" ]] && pid="$(cat "$REDIS_DIR/redis.pid")"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && [[ -f "$REDIS_DIR/port" ]]; then
+    local running_port
+    running_port="$(cat "$REDIS_DIR/port")"
+    if redis_ping "$running_port" && [[ -z "${CHATSLICES_REDIS_PORT:-}" || "$running_port" == "$REDIS_PORT" ]]; then
+      REDIS_PORT="$running_port"
+      log "redis-server is running (port ${REDIS_PORT})"
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+  fi
+  [[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "CHATSLICES_REDIS_PORT must be a number (got '${REDIS_PORT}')"
+  if port_in_use "$REDIS_PORT"; then
+    [[ -z "${CHATSLICES_REDIS_PORT:-}" ]] || die "port ${REDIS_PORT} (CHATSLICES_REDIS_PORT) is taken by another server"
+    local p="$REDIS_PORT" n
+    for ((n = 0; n < 100; n++)); do
+      p=$((p + 1))
+      port_in_use "$p" || break
+    done
+    port_in_use "$p" && die "no free port in ${REDIS_PORT}..${p}: set CHATSLICES_REDIS_PORT"
+    REDIS_PORT="$p"
+  fi
+  log "starting redis-server on 127.0.0.1:${REDIS_PORT} (log: ${REDIS_DIR#"$ROOT"/}/redis.log)"
+  (cd / && redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
+    --dir "$REDIS_DIR" --save '' --appendonly no --pidfile "$REDIS_DIR/redis.pid" \
+    --logfile "$REDIS_DIR/redis.log") 3>&- >/dev/null || die "redis-server did not start"
+  printf '%s\n' "$REDIS_PORT" >"$REDIS_DIR/port"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    redis_ping "$REDIS_PORT" && return 0
+    sleep 0.1
+  done
+  die "redis-server is not answering on 127.0.0.1:${REDIS_PORT} (log: ${REDIS_DIR}/redis.log)"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }   # single-quote a value for the shell
@@ -475,12 +528,21 @@ if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
 else
   log "ConnectionStrings__Postgres is set: using it, no private cluster"
 fi
+if [[ -z "${Redis__Connection:-}" ]]; then
+  setup_redis
+  CHATSLICES_REDIS="127.0.0.1:${REDIS_PORT}"
+else
+  log "Redis__Connection is set: using it, no private redis-server"
+  CHATSLICES_REDIS="$Redis__Connection"
+fi
 log "setup done in ${SECONDS}s"
 
 if [[ "$SETUP_ONLY" -eq 1 ]]; then
   printf 'export ConnectionStrings__Postgres=%s\n' "$(sq "$ConnectionStrings__Postgres")" >&3
+  printf 'export CHATSLICES_REDIS=%s\n' "$(sq "$CHATSLICES_REDIS")" >&3
   exit 0
 fi
+export Redis__Connection="$CHATSLICES_REDIS"
 
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 export AI__Provider="${AI__Provider:-local}"

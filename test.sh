@@ -8,8 +8,9 @@
 # 1. ./run.sh --setup-only: packages, pgvector, the running cluster; its
 #    `export` lines are evaluated here (ConnectionStrings__Postgres).
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
-#    $CHROMIUM_PATH when that is set) and `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF
-#    fixtures (Support/TestPdf.cs), installed together when missing.
+#    $CHROMIUM_PATH when that is set), `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF
+#    fixtures (Support/TestPdf.cs) and `nginx` (at /usr/sbin/nginx) for the gateway in front of
+#    two instances (Support/Gateway.cs), installed together when missing.
 # 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run), and a hang
 #    guard: a test running over 5 minutes ends the run (--blame-hang-timeout).
 # Exits with dotnet test's exit code.
@@ -35,6 +36,7 @@ eval "$setup_exports"
 missing=()
 [[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || missing+=(chromium fonts-liberation)
 [[ -x /usr/bin/qpdf ]] || missing+=(qpdf)
+[[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 if ((${#missing[@]})); then
   if [[ "$(id -u)" -eq 0 ]]; then
     SUDO=""
@@ -47,6 +49,7 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   [[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || die "chromium is missing after install"
   [[ -x /usr/bin/qpdf ]] || die "qpdf is missing after install"
+  [[ -x /usr/sbin/nginx ]] || die "nginx is missing after install"
 fi
 
 # --- 3. Tests.

@@ -23,4 +23,11 @@ public sealed class ChatSettings
     /// <summary>How long a finished stream can still be replayed from its events.</summary>
     [Range(0, 86_400)]
     public double ResumeRetentionSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// The lease an instance holds on the replies it generates, renewed every third of it: when it lapses, another
+    /// instance stores them as interrupted (<c>instance_lost</c>).
+    /// </summary>
+    [Range(1, 3_600)]
+    public double InstanceLeaseSeconds { get; set; } = 15;
 }

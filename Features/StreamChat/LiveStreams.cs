@@ -9,11 +9,32 @@ namespace ChatSlices.Features.StreamChat;
 /// (<c>GET /v1/chat/streams/{message_id}</c> with <c>Last-Event-ID</c>). A turn runs detached from the request that
 /// started it: when its last reader leaves it goes on for <c>Chat:ResumeGraceSeconds</c>, then is cancelled (the reply
 /// is stored as interrupted, as when a client leaves); a finished stream can be replayed for
-/// <c>Chat:ResumeRetentionSeconds</c>.
+/// <c>Chat:ResumeRetentionSeconds</c>. With Redis, each event is shared as it is appended (<see cref="SharedStreams"/>),
+/// and readers and stop buttons on other instances reach the turn through it.
 /// </summary>
-public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStreams> logger)
+public sealed class LiveStreams
 {
     private readonly ConcurrentDictionary<Guid, LiveStream> _streams = new();
+    private readonly IOptions<ChatSettings> settings;
+    private readonly SharedStreams shared;
+    private readonly ILogger<LiveStreams> logger;
+
+    public LiveStreams(IOptions<ChatSettings> settings, SharedStreams shared, ILogger<LiveStreams> logger)
+    {
+        this.settings = settings;
+        this.shared = shared;
+        this.logger = logger;
+        shared.Listen((request, id) =>
+        {
+            if (!_streams.TryGetValue(id, out var stream)) return;
+            switch (request)
+            {
+                case SharedStreams.Request.Join: stream.Join(remote: true); break;
+                case SharedStreams.Request.Leave: stream.Leave(remote: true); break;
+                case SharedStreams.Request.Cancel: stream.Cancel(); break;
+            }
+        });
+    }
 
     /// <summary>
     /// Runs <paramref name="run"/>'s events in the background; <paramref name="generation"/> cancels the turn. The
@@ -24,11 +45,12 @@ public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStr
         var stream = new LiveStream(run.MessageId, owner, generation, TimeSpan.FromSeconds(settings.Value.ResumeGraceSeconds));
         stream.Join();
         _streams[run.MessageId] = stream;
+        shared.Opened(run.MessageId, owner);
         _ = PumpAsync(stream, run);
         return stream;
     }
 
-    /// <summary>The stream of a reply, if this instance has it and the caller owns it (a guest's stream: whoever has its id).</summary>
+    /// <summary>The stream of a reply, if this instance runs it and the caller owns it (a guest's stream: whoever has its id).</summary>
     public LiveStream? Find(Guid messageId, string? caller) =>
         _streams.TryGetValue(messageId, out var stream) && (stream.Owner is null || stream.Owner == caller) ? stream : null;
 
@@ -36,7 +58,7 @@ public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStr
     {
         try
         {
-            await foreach (var e in run.Events) await stream.AppendAsync(e);
+            await foreach (var e in run.Events) shared.Append(stream.MessageId, await stream.AppendAsync(e), e);
         }
         catch (Exception e) when (e is OperationCanceledException || stream.Cancelled)
         {
@@ -48,7 +70,9 @@ public sealed class LiveStreams(IOptions<ChatSettings> settings, ILogger<LiveStr
         }
         finally
         {
-            stream.End(new Done(false, run.SessionId, run.MessageId, null, Cached: false));
+            var done = new Done(false, run.SessionId, run.MessageId, null, Cached: false);
+            if (stream.End(done) is { } number) shared.Append(stream.MessageId, number, done);
+            shared.Ended(stream.MessageId);
             await run.DisposeAsync();
         }
         // Only the events stay for the replay, not the turn that made them (a timer, not an await that would keep it).
@@ -67,6 +91,7 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
     private int _furthestRead;
     private bool _ended;
     private int _readers;
+    private int _remoteReaders; // on other instances: they keep the turn going, but their pace is not known here
     private ITimer? _graceTimer;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -93,7 +118,8 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
     /// Adds the next event. While someone reads, the turn stays at most <see cref="Window"/> events ahead of the furthest
     /// reader (a slow reader holds the model back, so nothing piles up); with nobody reading it runs on.
     /// </summary>
-    internal async ValueTask AppendAsync(ChatEvent e)
+    /// <returns>The event's number.</returns>
+    internal async ValueTask<int> AppendAsync(ChatEvent e)
     {
         while (true)
         {
@@ -106,13 +132,16 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
             await progress.WaitAsync(generation.Token);
         }
         TaskCompletionSource changed;
+        int number;
         lock (_gate)
         {
             _events.Add(e);
+            number = _events.Count;
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         changed.TrySetResult();
+        return number;
     }
 
     /// <summary>A reader has taken the events before <paramref name="next"/>.</summary>
@@ -130,16 +159,23 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
     }
 
     /// <summary>The turn's events are over; a stream that ended without <c>done</c> (cancelled) gets <paramref name="fallback"/>.</summary>
-    internal void End(Done fallback)
+    /// <returns>The fallback's number when it was added.</returns>
+    internal int? End(Done fallback)
     {
+        int? added = null;
         lock (_gate)
         {
-            if (_events.Count == 0 || _events[^1] is not Done) _events.Add(fallback);
+            if (_events.Count == 0 || _events[^1] is not Done)
+            {
+                _events.Add(fallback);
+                added = _events.Count;
+            }
             _ended = true;
             _graceTimer?.Dispose();
         }
         _changed.TrySetResult();
         _finished.TrySetResult();
+        return added;
     }
 
     /// <summary>The events after <paramref name="lastEventId"/> (0: all), then the live ones until <c>done</c>.</summary>
@@ -176,18 +212,20 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
         }
     }
 
-    public void Join()
+    /// <param name="remote">A reader on another instance (through <see cref="SharedStreams"/>).</param>
+    public void Join(bool remote = false)
     {
         lock (_gate)
         {
-            _readers++;
+            if (remote) _remoteReaders++;
+            else _readers++;
             _graceTimer?.Dispose();
             _graceTimer = null;
         }
     }
 
     /// <summary>A reader gone. The last one from a turn still running: it may be resumed within the grace, else it is cancelled.</summary>
-    public void Leave()
+    public void Leave(bool remote = false)
     {
         TaskCompletionSource progress;
         var cancel = false;
@@ -195,7 +233,9 @@ public sealed class LiveStream(Guid messageId, string? owner, CancellationTokenS
         {
             progress = _progress; // a producer held back for this reader runs on
             _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (--_readers == 0 && !_ended)
+            if (remote) _remoteReaders = Math.Max(0, _remoteReaders - 1);
+            else _readers--;
+            if (_readers == 0 && _remoteReaders == 0 && !_ended && _graceTimer is null)
             {
                 if (grace > TimeSpan.Zero) _graceTimer = TimeProvider.System.CreateTimer(_ => Cancel(), null, grace, Timeout.InfiniteTimeSpan);
                 else cancel = true;

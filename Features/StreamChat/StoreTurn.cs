@@ -14,7 +14,7 @@ public sealed record StoredReply(string Content, string Status, string? Error, s
 /// stream ends, the reply (with its row in the usage ledger).
 /// Both writes must land even when the client has gone: they are not tied to the request, only bounded by a timeout.
 /// </summary>
-public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<StoreTurn> logger)
+public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLease instance, ILogger<StoreTurn> logger)
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
@@ -37,11 +37,13 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
         INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, message_id, created_at)
         SELECT @UserId, 'chat', @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @SessionId, @MessageId, created_at FROM reply;
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
+        DELETE FROM live_replies WHERE message_id = @MessageId;
         """;
 
     /// <summary>
     /// The turn's start in one round trip and one transaction: the quota reservation (when the caller's tier has a
-    /// daily limit), the session if it is new, the user's turn and the use of the stored prompt it was built from —
+    /// daily limit), the session if it is new, the user's turn, the use of the stored prompt it was built from and the
+    /// reply's row in <c>live_replies</c> (by this instance, until the reply is stored: <see cref="InstanceLease"/>) —
     /// all of it, or nothing when the reservation does not fit (then <c>started</c> is false).
     /// </summary>
     private static string StartSql(bool metered, bool newSession)
@@ -66,7 +68,11 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
                 INSERT INTO chat_messages (id, session_id, role, content, model)
                 SELECT @UserMessageId, @SessionId, 'user', @Content, @Model FROM allowed WHERE ok
             ),
-            counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed))
+            counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed)),
+            live AS (
+                INSERT INTO live_replies (message_id, session_id, instance_id, model, quota_subject, quota_day, quota_tokens)
+                SELECT @MessageId, @SessionId, @InstanceId, @Model, @Subject::text, @Day::date, @Tokens::bigint FROM allowed WHERE ok
+            )
             SELECT ok AS started FROM allowed
             """;
     }
@@ -87,7 +93,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, ILogger<Sto
             {
                 plan.Ids.SessionId, plan.Owner.UserId, plan.Owner.ApplicationId, plan.Owner.AssistantId, Model = plan.Model.Id,
                 plan.Prompt.Title, plan.Ids.UserMessageId, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
-                reservation?.Subject, reservation?.Day, reservation?.Tokens, reservation?.Limit,
+                reservation?.Subject, reservation?.Day, reservation?.Tokens, reservation?.Limit, plan.Ids.MessageId, InstanceId = instance.Id,
             });
             if (started) return null;
             plan.Settled = true; // nothing was reserved

@@ -14,6 +14,9 @@ public static class StreamChatSetup
         services.AddSingleton<PrepareReply>();
         services.AddSingleton<TurnEvents>();
         services.AddSingleton<LiveStreams>();
+        services.AddSingleton<SharedStreams>();
+        services.AddSingleton<InstanceLease>();
+        services.AddHostedService(sp => sp.GetRequiredService<InstanceLease>());
         return services;
     }
 }

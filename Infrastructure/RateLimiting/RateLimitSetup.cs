@@ -2,9 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Redis;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace ChatSlices.Infrastructure.RateLimiting;
 
@@ -16,8 +18,9 @@ public sealed class ModelCallRoute;
 
 /// <summary>
 /// ASP.NET Core's rate limiter, partitioned per caller: a token bucket for requests per minute on every limited route,
-/// chained with a concurrency limit on streaming routes. Both are per instance (documented); the daily token quota,
-/// which must hold across instances, is <see cref="TokenQuota"/> in PostgreSQL.
+/// chained with a concurrency limit on streaming routes. With <c>Redis:Connection</c> set both are kept in Redis and hold
+/// across instances (<see cref="SharedLimiter"/>); without it they are per instance. The daily token quota is
+/// <see cref="TokenQuota"/> in PostgreSQL either way.
 /// </summary>
 public static class RateLimitSetup
 {
@@ -32,7 +35,10 @@ public static class RateLimitSetup
             .ValidateOnStart();
         services.AddSingleton<TokenQuota>();
         services.AddSingleton<UploadQuota>();
-        services.AddSingleton(sp => new CallerLimiters(sp.GetRequiredService<IOptions<RateLimitSettings>>().Value));
+        services.AddSingleton<SharedPermits>();
+        services.AddSingleton(sp => new CallerLimiters(sp.GetRequiredService<IOptions<RateLimitSettings>>().Value,
+            sp.GetRequiredService<SharedRedis>().Connection?.GetDatabase(), sp.GetRequiredService<SharedPermits>(),
+            sp.GetRequiredService<ILogger<SharedLimiter>>()));
         services.AddOptions<RateLimiterOptions>().Configure<CallerLimiters>((options, limiters) =>
         {
             options.GlobalLimiter = PartitionedRateLimiter.CreateChained(limiters.Requests, limiters.Streams);
@@ -94,7 +100,8 @@ public static class RateLimitSetup
     }
 
     /// <summary>The limiters, one partition per caller, built from the tier settings.</summary>
-    public sealed class CallerLimiters(RateLimitSettings settings)
+    /// <param name="redis">Null: the limits are this instance's own.</param>
+    public sealed class CallerLimiters(RateLimitSettings settings, IDatabase? redis, SharedPermits permits, ILogger<SharedLimiter> logger)
     {
         public sealed record RequestPolicy(int PerMinute)
         {
@@ -107,17 +114,21 @@ public static class RateLimitSetup
         public PartitionedRateLimiter<HttpContext> Requests { get; } = PartitionedRateLimiter.Create<HttpContext, string>(http =>
         {
             var caller = Caller.Of(http);
-            return settings.For(caller.Tier)?.RequestsPerMinute is { } perMinute && Limited(http)
+            if (settings.For(caller.Tier)?.RequestsPerMinute is not { } perMinute || !Limited(http)) return RateLimitPartition.GetNoLimiter("unlimited");
+            return redis is null
                 ? RateLimitPartition.GetTokenBucketLimiter(caller.Subject, _ => Bucket(perMinute))
-                : RateLimitPartition.GetNoLimiter("unlimited");
+                : RateLimitPartition.Get(caller.Subject, subject => new SharedTokenBucket(redis, subject, perMinute, new TokenBucketRateLimiter(Bucket(perMinute)), logger));
         });
 
         public PartitionedRateLimiter<HttpContext> Streams { get; } = PartitionedRateLimiter.Create<HttpContext, string>(http =>
         {
             var caller = Caller.Of(http);
-            return settings.For(caller.Tier)?.ConcurrentStreams is { } streams && http.GetEndpoint()?.Metadata.GetMetadata<ModelCallRoute>() is not null
-                ? RateLimitPartition.GetConcurrencyLimiter(caller.Subject, _ => new ConcurrencyLimiterOptions { PermitLimit = streams, QueueLimit = 0 })
-                : RateLimitPartition.GetNoLimiter("unlimited");
+            if (settings.For(caller.Tier)?.ConcurrentStreams is not { } streams || http.GetEndpoint()?.Metadata.GetMetadata<ModelCallRoute>() is null)
+                return RateLimitPartition.GetNoLimiter("unlimited");
+            var options = new ConcurrencyLimiterOptions { PermitLimit = streams, QueueLimit = 0 };
+            return redis is null
+                ? RateLimitPartition.GetConcurrencyLimiter(caller.Subject, _ => options)
+                : RateLimitPartition.Get(caller.Subject, subject => new SharedConcurrency(redis, subject, streams, permits, new ConcurrencyLimiter(options), logger));
         });
 
         public RequestPolicy? Policy(HttpContext http) =>

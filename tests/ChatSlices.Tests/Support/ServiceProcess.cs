@@ -67,6 +67,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed with {kill.ExitCode}.");
     }
 
+    /// <summary>kill -9: the process dies at once, as in an OOM kill or a node loss.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
     /// <summary>The exit code, or null when the process is still running after <paramref name="timeout"/>.</summary>
     public async Task<int?> WaitForExitAsync(TimeSpan timeout)
     {

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ChatSlices.Tests.Support;
+
+/// <summary>
+/// nginx (Debian's, installed by test.sh) as the gateway in front of several service instances: round robin, no
+/// buffering of responses (streams pass as they are written), as docker-compose's gateway does.
+/// </summary>
+public sealed class Gateway : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _prefix;
+
+    public Uri Address { get; }
+
+    private Gateway(Process process, string prefix, Uri address)
+    {
+        _process = process;
+        _prefix = prefix;
+        Address = address;
+    }
+
+    public static async Task<Gateway> StartAsync(params Uri[] instances)
+    {
+        var port = FreePort();
+        var prefix = Directory.CreateTempSubdirectory("chatslices-nginx-").FullName;
+        // The workers may run as another user (nginx started as root): they must be able to write their temp files.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(prefix, (UnixFileMode)0b111_111_111);
+        var servers = string.Concat(instances.Select(i => $"    server {i.Authority};\n"));
+        await File.WriteAllTextAsync(Path.Combine(prefix, "nginx.conf"), $$"""
+            worker_processes 1;
+            pid {{prefix}}/nginx.pid;
+            error_log {{prefix}}/error.log warn;
+            events { worker_connections 256; }
+            http {
+              access_log off;
+              client_body_temp_path {{prefix}}/body;
+              proxy_temp_path {{prefix}}/proxy;
+              fastcgi_temp_path {{prefix}}/fastcgi;
+              uwsgi_temp_path {{prefix}}/uwsgi;
+              scgi_temp_path {{prefix}}/scgi;
+              upstream chatslices {
+            {{servers}}  }
+              server {
+                listen 127.0.0.1:{{port}};
+                location / {
+                  proxy_pass http://chatslices;
+                  proxy_http_version 1.1;
+                  proxy_set_header Connection "";
+                  proxy_buffering off;
+                  proxy_read_timeout 300s;
+                }
+              }
+            }
+            """);
+        var start = new ProcessStartInfo("/usr/sbin/nginx") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-p", prefix, "-c", Path.Combine(prefix, "nginx.conf"), "-g", "daemon off;" }) start.ArgumentList.Add(arg);
+        var process = Process.Start(start) ?? throw new InvalidOperationException("nginx did not start: run the tests through ./test.sh.");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var gateway = new Gateway(process, prefix, new Uri($"http://127.0.0.1:{port}"));
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (process.HasExited) throw new InvalidOperationException($"nginx exited with {process.ExitCode}: {ReadLog(prefix)}");
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return gateway;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50);
+            }
+        }
+        throw new TimeoutException($"nginx did not listen on {port}: {ReadLog(prefix)}");
+    }
+
+    public HttpClient Client() => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero })
+    {
+        BaseAddress = Address,
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    private static string ReadLog(string prefix) =>
+        File.Exists(Path.Combine(prefix, "error.log")) ? File.ReadAllText(Path.Combine(prefix, "error.log")) : "(no error.log)";
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        Directory.Delete(_prefix, recursive: true);
+    }
+}
