@@ -17,6 +17,7 @@ public sealed class ModelCall : IAsyncDisposable
     private readonly CancellationTokenSource _upstream;
     private readonly CancellationToken _turnCancelled;
     private readonly CancellationToken _stopping;
+    private readonly IDisposable _inFlight;
     private readonly AiSettings _settings;
     private readonly IAsyncEnumerator<StreamingChatMessageContent> _chunks;
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -24,10 +25,11 @@ public sealed class ModelCall : IAsyncDisposable
     private bool _nextPending; // a ValueTask is awaited once: by the reader, or else by DisposeAsync
 
     internal ModelCall(IChatCompletionService service, ChatHistory prompt, OpenAIPromptExecutionSettings settings, AiSettings timeouts,
-        CancellationToken stopping, CancellationToken turnCancelled)
+        CancellationToken stopping, IDisposable inFlight, CancellationToken turnCancelled)
     {
         _settings = timeouts;
         _stopping = stopping;
+        _inFlight = inFlight;
         _turnCancelled = turnCancelled;
         _upstream = CancellationTokenSource.CreateLinkedTokenSource(turnCancelled, stopping);
         _upstream.CancelAfter(TimeSpan.FromSeconds(timeouts.FirstTokenTimeoutSeconds));
@@ -97,5 +99,6 @@ public sealed class ModelCall : IAsyncDisposable
         }
         await _chunks.DisposeAsync();
         _upstream.Dispose();
+        _inFlight.Dispose();
     }
 }

@@ -12,7 +12,11 @@ public static class HealthSetup
 
     public static IServiceCollection AddChatSlicesHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [Ready], timeout: TimeSpan.FromSeconds(5));
+        services.AddSingleton<Drain>();
+        services.AddHostedService(sp => sp.GetRequiredService<Drain>());
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: [Ready], timeout: TimeSpan.FromSeconds(5))
+            .AddCheck<Drain>("draining", tags: [Ready]);
         return services;
     }
 

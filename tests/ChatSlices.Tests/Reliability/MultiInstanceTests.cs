@@ -37,6 +37,7 @@ public class MultiInstanceTests(ITestOutputHelper output) : IAsyncLifetime
             ["Auth:Audience"] = Tokens.Audience,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Chat:InstanceLeaseSeconds"] = LeaseSeconds.ToString(),
+            ["Http:DrainSeconds"] = "20",
             ["RateLimits:Tiers:free:RequestsPerMinute"] = "60",
             ["RateLimits:Tiers:free:ConcurrentStreams"] = "10",
             ["AI:Endpoint"] = _upstream.BaseUrl,
@@ -152,6 +153,28 @@ public class MultiInstanceTests(ITestOutputHelper output) : IAsyncLifetime
         rest[^1].Json.GetProperty("completed").GetBoolean().Should().BeFalse();
         (toldBeforeKill + string.Concat(rest.Where(e => e.Event == "text").Select(e => e.Json.Str("content")))).Should().Be(stored.Value.Content,
             "the resumed reader gets exactly the text that was stored");
+    }
+
+    [Fact]
+    public async Task SigtermOnOneInstance_ItsStreamFinishesWithinTheDrain_WhileNewTurnsGoToTheOther()
+    {
+        _upstream.Script = FakeScript.Numbered(40, TimeSpan.FromMilliseconds(50)); // two seconds of reply
+        using var clientA = _a.Client();
+        using var response = await clientA.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Keep going" }), HttpCompletionOption.ResponseHeadersRead);
+        var reader = new SseReader(await response.Content.ReadAsStreamAsync());
+        var seen = new List<SseEvent>();
+        while (seen.Count(e => e.Event == "text") < 3 && await reader.NextAsync() is { } e) seen.Add(e);
+
+        await _a.TerminateAsync();
+        _upstream.Script = new FakeScript();
+        using var viaGateway = _gateway.Client();
+        for (var i = 0; i < 4; i++) (await AskAsync(viaGateway)).Should().Be("Hello from the fake model.", "nginx passes new turns to the instance still serving");
+        while (await reader.NextAsync() is { } e) seen.Add(e);
+        (await _a.WaitForExitAsync(TimeSpan.FromSeconds(15))).Should().Be(0, "the instance exits once its stream is done");
+
+        seen[^1].Event.Should().Be("done");
+        seen[^1].Json.GetProperty("completed").GetBoolean().Should().BeTrue("the stream in flight finished within the drain");
+        string.Concat(seen.Where(e => e.Event == "text").Select(e => e.Json.Str("content"))).Should().Be(string.Concat(FakeScript.Numbered(40, TimeSpan.Zero).Chunks));
     }
 
     [Fact]

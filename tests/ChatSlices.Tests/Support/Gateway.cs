@@ -51,6 +51,10 @@ public sealed class Gateway : IAsyncDisposable
                   proxy_set_header Connection "";
                   proxy_buffering off;
                   proxy_read_timeout 300s;
+                  # An instance that is stopping closes connections it has not answered: the request goes to the
+                  # next instance, even a POST (nothing of it was processed; a response once begun is never retried).
+                  proxy_next_upstream error timeout non_idempotent;
+                  proxy_next_upstream_tries 2;
                 }
               }
             }
