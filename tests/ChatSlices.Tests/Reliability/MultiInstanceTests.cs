@@ -100,6 +100,32 @@ public class MultiInstanceTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheStopButtonThroughTheOtherInstance_StopsTheStream_AndOnlyForItsOwner()
+    {
+        _upstream.Script = FakeScript.Numbered(600, TimeSpan.FromMilliseconds(50));
+        var token = Tokens.For("stopper-" + Guid.NewGuid().ToString("N")[..8]);
+        using var clientA = Authorized(_a.Client(), token);
+        using var response = await clientA.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Go on and on" }), HttpCompletionOption.ResponseHeadersRead);
+        var reader = new SseReader(await response.Content.ReadAsStreamAsync());
+        var seen = new List<SseEvent>();
+        while (seen.Count(e => e.Event == "text") < 2 && await reader.NextAsync() is { } e) seen.Add(e);
+        var messageId = Guid.Parse(seen.First(e => e.Event == "session").Json.Str("message_id"));
+
+        using var stranger = Authorized(_b.Client(), Tokens.For("stranger-" + Guid.NewGuid().ToString("N")[..8]));
+        (await stranger.PostAsync($"/v1/chat/streams/{messageId}/cancel", null)).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await stranger.GetAsync($"/v1/chat/streams/{messageId}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        using var clientB = Authorized(_b.Client(), token);
+        (await clientB.PostAsync($"/v1/chat/streams/{messageId}/cancel", null)).StatusCode.Should().Be(HttpStatusCode.NoContent);
+
+        while (await reader.NextAsync() is { } e) seen.Add(e);
+        seen[^1].Event.Should().Be("done");
+        seen[^1].Json.GetProperty("completed").GetBoolean().Should().BeFalse("the stop button ended it");
+        seen.Count(e => e.Event == "text").Should().BeLessThan(100, "it stopped at once, not after the reply");
+        var told = string.Concat(seen.Where(e => e.Event == "text").Select(e => e.Json.Str("content")));
+        (await ReplyAsync(messageId)).Should().Be(("interrupted", told));
+    }
+
+    [Fact]
     public async Task AFreeTierUsersBurst_SpreadOverBothInstances_IsRefusedPastTheTiersMinute()
     {
         using var client = Authorized(_gateway.Client(), Tokens.For("counted-" + Guid.NewGuid().ToString("N")[..8], tier: "free"));
