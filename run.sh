@@ -322,6 +322,14 @@ ensure_traversable() {   # let the cluster user reach DIR: o+x on each ancestor 
 port_in_use() {   # port_in_use PORT — true if something accepts TCP connections on 127.0.0.1:PORT
   (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+free_port_above() {   # free_port_above PORT VARIABLE — prints the first free port above PORT (VARIABLE: what chooses it)
+  local p="$1" n
+  for ((n = 0; n < 100; n++)); do
+    p=$((p + 1))
+    port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
+  done
+  die "no free port in $1..${p}: set $2"
+}
 psql_admin() {   # psql_admin SQL — run SQL in database "postgres" over TCP as the superuser
   PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -c "$1"
@@ -403,12 +411,8 @@ setup_cluster() {
         "$PGDATA_DIR/chatslices.conf" 2>/dev/null || true)"
       [[ -n "$last_port" ]] && PG_PORT="$last_port"
       if port_in_use "$PG_PORT"; then
-        local p="$PG_PORT" n
-        for ((n = 0; n < 100; n++)); do
-          p=$((p + 1))
-          port_in_use "$p" || break
-        done
-        port_in_use "$p" && die "no free port in ${PG_PORT}..${p}: set CHATSLICES_PG_PORT"
+        local p
+        p="$(free_port_above "$PG_PORT" CHATSLICES_PG_PORT)"
         log "port ${PG_PORT} is taken by another server: using ${p} (CHATSLICES_PG_PORT chooses)"
         PG_PORT="$p"
       fi
@@ -491,13 +495,7 @@ setup_redis() {
   [[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "CHATSLICES_REDIS_PORT must be a number (got '${REDIS_PORT}')"
   if port_in_use "$REDIS_PORT"; then
     [[ -z "${CHATSLICES_REDIS_PORT:-}" ]] || die "port ${REDIS_PORT} (CHATSLICES_REDIS_PORT) is taken by another server"
-    local p="$REDIS_PORT" n
-    for ((n = 0; n < 100; n++)); do
-      p=$((p + 1))
-      port_in_use "$p" || break
-    done
-    port_in_use "$p" && die "no free port in ${REDIS_PORT}..${p}: set CHATSLICES_REDIS_PORT"
-    REDIS_PORT="$p"
+    REDIS_PORT="$(free_port_above "$REDIS_PORT" CHATSLICES_REDIS_PORT)"
   fi
   log "starting redis-server on 127.0.0.1:${REDIS_PORT} (log: ${REDIS_DIR#"$ROOT"/}/redis.log)"
   (cd / && redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \

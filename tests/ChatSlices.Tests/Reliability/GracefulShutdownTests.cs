@@ -26,24 +26,11 @@ public class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateMigratedAsync();
-        _service = await ServiceProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["ConnectionStrings:Postgres"] = _database,
-            ["Auth:SigningKey"] = Tokens.SigningKey,
-            ["Auth:Issuer"] = Tokens.Issuer,
-            ["Auth:Audience"] = Tokens.Audience,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Http:ShutdownTimeoutSeconds"] = "30",
-            ["RateLimits:Tiers:guest:RequestsPerMinute"] = "1000",
-            ["RateLimits:Tiers:guest:ConcurrentStreams"] = "100",
-            ["AI:Endpoint"] = _upstream.BaseUrl,
-            ["AI:ApiKey"] = "fake-key",
-            ["AI:DefaultModel"] = "fake-gpt",
-            ["Models:2:Id"] = "fake-gpt",
-            ["Models:2:Provider"] = "openai",
-            ["Models:2:ContextWindow"] = "16000",
-            ["Models:2:MaxOutputTokens"] = "4096",
-        });
+        var settings = ServiceProcess.WithFakeModel(_database, _upstream.BaseUrl);
+        settings["Http:ShutdownTimeoutSeconds"] = "30";
+        settings["RateLimits:Tiers:guest:RequestsPerMinute"] = "1000";
+        settings["RateLimits:Tiers:guest:ConcurrentStreams"] = "100";
+        _service = await ServiceProcess.StartAsync(settings);
     }
 
     public async Task DisposeAsync()

@@ -28,26 +28,12 @@ public class MultiInstanceTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _redis = await RedisServer.StartAsync();
         _database = await TestDatabase.CreateMigratedAsync();
-        var settings = new Dictionary<string, string>
-        {
-            ["ConnectionStrings:Postgres"] = _database,
-            ["Redis:Connection"] = _redis.Connection,
-            ["Auth:SigningKey"] = Tokens.SigningKey,
-            ["Auth:Issuer"] = Tokens.Issuer,
-            ["Auth:Audience"] = Tokens.Audience,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Chat:InstanceLeaseSeconds"] = LeaseSeconds.ToString(),
-            ["Http:DrainSeconds"] = "20",
-            ["RateLimits:Tiers:free:RequestsPerMinute"] = "60",
-            ["RateLimits:Tiers:free:ConcurrentStreams"] = "10",
-            ["AI:Endpoint"] = _upstream.BaseUrl,
-            ["AI:ApiKey"] = "fake-key",
-            ["AI:DefaultModel"] = "fake-gpt",
-            ["Models:2:Id"] = "fake-gpt",
-            ["Models:2:Provider"] = "openai",
-            ["Models:2:ContextWindow"] = "16000",
-            ["Models:2:MaxOutputTokens"] = "4096",
-        };
+        var settings = ServiceProcess.WithFakeModel(_database, _upstream.BaseUrl);
+        settings["Redis:Connection"] = _redis.Connection;
+        settings["Chat:InstanceLeaseSeconds"] = LeaseSeconds.ToString();
+        settings["Http:DrainSeconds"] = "20";
+        settings["RateLimits:Tiers:free:RequestsPerMinute"] = "60";
+        settings["RateLimits:Tiers:free:ConcurrentStreams"] = "10";
         var started = await Task.WhenAll(ServiceProcess.StartAsync(settings), ServiceProcess.StartAsync(settings));
         (_a, _b) = (started[0], started[1]);
         _gateway = await Gateway.StartAsync(_a.Address, _b.Address);

@@ -24,7 +24,7 @@ public sealed class Gateway : IAsyncDisposable
 
     public static async Task<Gateway> StartAsync(params Uri[] instances)
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var prefix = Directory.CreateTempSubdirectory("chatslices-nginx-").FullName;
         // The workers may run as another user (nginx started as root): they must be able to write their temp files.
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(prefix, (UnixFileMode)0b111_111_111);
@@ -65,22 +65,10 @@ public sealed class Gateway : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var gateway = new Gateway(process, prefix, new Uri($"http://127.0.0.1:{port}"));
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            if (process.HasExited) throw new InvalidOperationException($"nginx exited with {process.ExitCode}: {ReadLog(prefix)}");
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port);
-                return gateway;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
-        }
-        throw new TimeoutException($"nginx did not listen on {port}: {ReadLog(prefix)}");
+        if (await LoopbackPort.WaitListeningAsync(port, TimeSpan.FromSeconds(10), () => process.HasExited)) return gateway;
+        var errors = ReadLog(prefix);
+        await gateway.DisposeAsync();
+        throw new InvalidOperationException($"nginx did not listen on {port}: {errors}");
     }
 
     public HttpClient Client() => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero })
@@ -92,12 +80,6 @@ public sealed class Gateway : IAsyncDisposable
     private static string ReadLog(string prefix) =>
         File.Exists(Path.Combine(prefix, "error.log")) ? File.ReadAllText(Path.Combine(prefix, "error.log")) : "(no error.log)";
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -12,7 +12,7 @@ public sealed class RedisServer : IAsyncDisposable
 {
     private Process? _process;
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = LoopbackPort.Free();
 
     /// <summary>The StackExchange.Redis configuration string the service takes (<c>Redis:Connection</c>).</summary>
     public string Connection => $"127.0.0.1:{Port}";
@@ -33,20 +33,8 @@ public sealed class RedisServer : IAsyncDisposable
         _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start: run the tests through ./test.sh.");
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
-        }
+        var process = _process;
+        if (await LoopbackPort.WaitListeningAsync(Port, TimeSpan.FromSeconds(10), () => process.HasExited)) return;
         throw new TimeoutException($"redis-server did not listen on {Port}.");
     }
 
@@ -60,12 +48,6 @@ public sealed class RedisServer : IAsyncDisposable
         _process = null;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync() => await StopAsync();
 }

@@ -27,10 +27,30 @@ public sealed class ServiceProcess : IAsyncDisposable
         Address = address;
     }
 
+    /// <summary>
+    /// The settings of a service on <paramref name="database"/> whose one chat model (<c>fake-gpt</c>) is served by the
+    /// fake upstream at <paramref name="upstream"/>, with the tests' token issuer; callers add their own.
+    /// </summary>
+    public static Dictionary<string, string> WithFakeModel(string database, string upstream) => new()
+    {
+        ["ConnectionStrings:Postgres"] = database,
+        ["Auth:SigningKey"] = Tokens.SigningKey,
+        ["Auth:Issuer"] = Tokens.Issuer,
+        ["Auth:Audience"] = Tokens.Audience,
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["AI:Endpoint"] = upstream,
+        ["AI:ApiKey"] = "fake-key",
+        ["AI:DefaultModel"] = "fake-gpt",
+        ["Models:2:Id"] = "fake-gpt",
+        ["Models:2:Provider"] = "openai",
+        ["Models:2:ContextWindow"] = "16000",
+        ["Models:2:MaxOutputTokens"] = "4096",
+    };
+
     /// <summary>Starts the service with <paramref name="settings"/> (configuration keys such as <c>Auth:SigningKey</c>) and waits until it is ready.</summary>
     public static async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
     {
-        var address = new Uri($"http://127.0.0.1:{FreePort()}");
+        var address = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory, // the content root: appsettings.json is there
@@ -109,12 +129,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"The service was not ready within {timeout}:\n{Output}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {
