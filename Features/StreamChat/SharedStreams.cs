@@ -76,19 +76,35 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     {
         if (Redis is not { } redis) return "";
         var text = new StringBuilder();
-        foreach (var item in await redis.ListRangeAsync(Events(id)))
-            if (Deserialize(item) is TextDelta delta) text.Append(delta.Content);
+        try
+        {
+            foreach (var item in await redis.ListRangeAsync(Events(id)))
+                if (Deserialize(item) is TextDelta delta) text.Append(delta.Content);
+        }
+        catch (Exception e) when (SharedRedis.IsOutage(e))
+        {
+            logger.LogWarning("Redis is away: reply {MessageId} of a lost instance is stored without its text", id);
+            return "";
+        }
         return text.ToString();
     }
 
     /// <summary>Ends the stream of a reply whose instance died: <c>error instance_lost</c>, then <c>done</c>.</summary>
     public async Task EndLostAsync(Guid id, Guid sessionId)
     {
-        if (Redis is not { } redis || !await redis.KeyExistsAsync(Meta(id))) return;
-        var length = await redis.ListRightPushAsync(Events(id),
-            [Serialize(InstanceLost), Serialize(new Done(false, sessionId, id, null, Cached: false))]);
-        await redis.PublishAsync(Appended(id), length);
-        Ended(id);
+        if (Redis is not { } redis) return;
+        try
+        {
+            if (!await redis.KeyExistsAsync(Meta(id))) return;
+            var length = await redis.ListRightPushAsync(Events(id),
+                [Serialize(InstanceLost), Serialize(new Done(false, sessionId, id, null, Cached: false))]);
+            await redis.PublishAsync(Appended(id), length);
+            Ended(id);
+        }
+        catch (Exception e) when (SharedRedis.IsOutage(e))
+        {
+            logger.LogWarning("Redis is away: readers of reply {MessageId} of a lost instance wait until the stream expires", id);
+        }
     }
 
     public static readonly ChatFailed InstanceLost = new("instance_lost", "The instance generating this reply stopped; the reply ends here.");
@@ -97,9 +113,17 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     public async Task<RemoteStream?> FindAsync(Guid id, string? caller)
     {
         if (Redis is not { } redis) return null;
-        var owner = await redis.StringGetAsync(Meta(id));
-        if (owner.IsNull || (owner != "" && owner != caller)) return null;
-        return new RemoteStream(this, id, await redis.ListLengthAsync(Events(id)));
+        try
+        {
+            var owner = await redis.StringGetAsync(Meta(id));
+            if (owner.IsNull || (owner != "" && owner != caller)) return null;
+            return new RemoteStream(this, id, await redis.ListLengthAsync(Events(id)));
+        }
+        catch (Exception e) when (SharedRedis.IsOutage(e))
+        {
+            logger.LogWarning("Redis is away: stream {MessageId} can be resumed only on the instance that runs it", id);
+            return null;
+        }
     }
 
     /// <summary>A stream another instance runs, read through Redis.</summary>

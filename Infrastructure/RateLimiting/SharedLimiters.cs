@@ -30,6 +30,8 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
         RateLimitLease lease;
         try
         {
+            // Known to be away: no request waits for a Redis timeout to learn it again.
+            if (!redis.Multiplexer.IsConnected) throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "Redis is not connected.");
             lease = await AcquireSharedAsync();
         }
         catch (Exception e) when (SharedRedis.IsOutage(e))
