@@ -31,17 +31,21 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
         try
         {
             // Known to be away: no request waits for a Redis timeout to learn it again.
-            if (!redis.Multiplexer.IsConnected) throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "Redis is not connected.");
-            lease = await AcquireSharedAsync();
+            lease = redis.Multiplexer.IsConnected ? await AcquireSharedAsync() : await Degraded("not connected");
         }
         catch (Exception e) when (SharedRedis.IsOutage(e))
         {
-            WarnDegraded(logger, e);
-            lease = await local.AcquireAsync(permitCount, ct);
+            lease = await Degraded(e.Message);
         }
         if (!lease.IsAcquired) return lease;
         Interlocked.Increment(ref _held);
         return new Counted(lease, this);
+    }
+
+    private ValueTask<RateLimitLease> Degraded(string why)
+    {
+        WarnDegraded(logger, why);
+        return local.AcquireAsync(1);
     }
 
     /// <summary>One script run; a lease that is or is not acquired.</summary>
@@ -57,13 +61,13 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
         base.Dispose(disposing);
     }
 
-    private static void WarnDegraded(ILogger logger, Exception e)
+    private static void WarnDegraded(ILogger logger, string why)
     {
         var now = Stopwatch.GetTimestamp();
         var last = Interlocked.Read(ref _lastWarning);
         if (last != 0 && Stopwatch.GetElapsedTime(last, now) < TimeSpan.FromMinutes(1)) return;
         if (Interlocked.CompareExchange(ref _lastWarning, now, last) != last) return;
-        logger.LogWarning("Redis is unreachable ({Error}): rate limits are per instance until it is back", e.Message);
+        logger.LogWarning("Redis is unreachable ({Error}): rate limits are per instance until it is back", why);
     }
 
     /// <summary>A refused lease, with the time to wait when it is known.</summary>
