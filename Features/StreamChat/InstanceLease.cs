@@ -115,7 +115,7 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
             await using var conn = await db.OpenConnectionAsync(ct);
             await conn.ExecuteAsync(new CommandDefinition("DELETE FROM service_instances WHERE id = @Id", new { Id }, cancellationToken: ct));
         }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException or ObjectDisposedException)
         {
             logger.LogDebug(e, "The instance lease was not removed; it lapses on its own");
         }
