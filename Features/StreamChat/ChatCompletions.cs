@@ -19,7 +19,9 @@ public static class ChatCompletions
 
     public sealed record Request(
         string? Model, List<ChatTurn>? Messages, double? Temperature, int? MaxTokens, int? MaxCompletionTokens,
-        bool? Stream, StreamOptions? StreamOptions, Guid? SessionId, Guid? AssistantId);
+        bool? Stream, StreamOptions? StreamOptions, Guid? SessionId, Guid? AssistantId,
+        double? TopP, JsonElement? Stop, long? Seed, double? PresencePenalty, double? FrequencyPenalty,
+        Dictionary<string, int>? LogitBias, ResponseFormat? ResponseFormat, int? N, string? User);
 
     public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
 
@@ -68,7 +70,10 @@ public static class ChatCompletions
         if (request is null) return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "The request body is empty.");
 
         var body = new ChatRequest(Messages: request.Messages ?? [], SessionId: request.SessionId, AssistantId: request.AssistantId,
-            Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens);
+            Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens,
+            TopP: request.TopP, Stop: request.Stop, Seed: request.Seed, PresencePenalty: request.PresencePenalty,
+            FrequencyPenalty: request.FrequencyPenalty, LogitBias: request.LogitBias, ResponseFormat: request.ResponseFormat,
+            N: request.N, User: request.User);
         var outcome = await mediator.Send(new StreamChat.Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         await using var run = outcome.Value!;

@@ -15,6 +15,9 @@ public sealed record Attachment(Guid? DocumentId, string? Title, int? MaxTokens,
 
 public sealed record AttachmentConfig(List<Attachment>? Attachments);
 
+/// <summary>OpenAI's <c>response_format</c>: <c>text</c>, <c>json_object</c>, or <c>json_schema</c> with its schema.</summary>
+public sealed record ResponseFormat(string? Type, JsonElement? JsonSchema);
+
 /// <summary>The body of <c>POST /v1/chat/stream</c>, exactly as API.md names its fields (aliases included).</summary>
 public sealed record ChatRequest(
     List<ChatTurn>? Messages = null,
@@ -36,7 +39,16 @@ public sealed record ChatRequest(
     string? StreamFormat = null,
     bool? Stream = null,
     Guid? PromptId = null,
-    Dictionary<string, System.Text.Json.JsonElement>? PromptVariables = null)
+    Dictionary<string, System.Text.Json.JsonElement>? PromptVariables = null,
+    double? TopP = null,
+    JsonElement? Stop = null,
+    long? Seed = null,
+    double? PresencePenalty = null,
+    double? FrequencyPenalty = null,
+    Dictionary<string, int>? LogitBias = null,
+    ResponseFormat? ResponseFormat = null,
+    int? N = null,
+    string? User = null)
 {
     public const int MaxQueryChars = 10_000;
     public const int MaxHistoryItems = 50;
@@ -50,7 +62,18 @@ public sealed record ChatRequest(
     public static readonly string[] Strategies = ["merge", "sequential", "ensemble"];
     private static readonly string[] Roles = ["user", "assistant", "system"];
 
+    public const int MaxStopSequences = 4;
+    public static readonly string[] ResponseFormats = ["text", "json_object", "json_schema"];
+
     public Guid? EffectiveSessionId => SessionId ?? ConversationId;
+
+    /// <summary><c>stop</c> as a list: one string, or up to four.</summary>
+    public IReadOnlyList<string>? StopSequences => Stop switch
+    {
+        { ValueKind: JsonValueKind.String } one => [one.GetString()!],
+        { ValueKind: JsonValueKind.Array } many => [.. many.EnumerateArray().Select(s => s.ValueKind == JsonValueKind.String ? s.GetString()! : "")],
+        _ => null,
+    };
     public string? EffectiveModel => Model ?? LlmModel;
 
     /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
@@ -97,6 +120,7 @@ public sealed record ChatRequest(
 
         errors.Length(SystemPrompt, "system_prompt", 1, MaxSystemPromptChars);
         errors.Range(Temperature, "temperature", 0.0, 2.0);
+        ValidateSampling(errors);
         errors.Range(MaxTokens, "max_tokens", 1, 8192);
         errors.Require(ContextMode is null || ContextModes.Contains(ContextMode), "context_mode", "Must be one of: " + string.Join(", ", ContextModes) + ".");
         errors.Require(StreamFormat is null || StreamFormats.Contains(StreamFormat), "stream_format", "Must be events or tokens.");
@@ -116,6 +140,33 @@ public sealed record ChatRequest(
                 errors.Require(attachments[i].DocumentId is not null, $"attachment_config.attachments[{i}].document_id", "Required.");
                 errors.Range(attachments[i].MaxTokens, $"attachment_config.attachments[{i}].max_tokens", 1, 100_000);
             }
+        }
+    }
+
+    /// <summary>The OpenAI sampling and format fields, with OpenAI's own bounds.</summary>
+    private void ValidateSampling(ValidationErrors errors)
+    {
+        errors.Range(TopP, "top_p", 0.0, 1.0);
+        errors.Range(PresencePenalty, "presence_penalty", -2.0, 2.0);
+        errors.Range(FrequencyPenalty, "frequency_penalty", -2.0, 2.0);
+        errors.Require(N is null or 1, "n", "Only one reply per turn: n must be 1.");
+        errors.Length(User, "user", 1, 256);
+        errors.Require(Stop is null || Stop.Value.ValueKind is JsonValueKind.Null or JsonValueKind.String or JsonValueKind.Array, "stop",
+            "Must be a string or an array of strings.");
+        if (StopSequences is { } stops)
+            errors.Require(stops.Count <= MaxStopSequences && stops.All(s => s.Length is > 0 and <= 200), "stop",
+                $"At most {MaxStopSequences} sequences, each 1 to 200 characters.");
+        if (LogitBias is not null)
+        {
+            errors.Require(LogitBias.Count <= 300, "logit_bias", "At most 300 tokens.");
+            errors.Require(LogitBias.Keys.All(k => int.TryParse(k, System.Globalization.NumberStyles.None, null, out _)), "logit_bias", "Keys must be token ids (whole numbers).");
+            errors.Require(LogitBias.Values.All(v => v is >= -100 and <= 100), "logit_bias", "Biases must be between -100 and 100.");
+        }
+        if (ResponseFormat is not null)
+        {
+            errors.Require(ResponseFormat.Type is { } type && ResponseFormats.Contains(type), "response_format.type", "Must be text, json_object or json_schema.");
+            errors.Require(ResponseFormat.Type != "json_schema" || ResponseFormat.JsonSchema is { ValueKind: JsonValueKind.Object },
+                "response_format.json_schema", "json_schema needs its object (name and schema).");
         }
     }
 

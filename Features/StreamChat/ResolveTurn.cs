@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Security.Claims;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
@@ -78,6 +79,17 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             ModelId = model.Value.ProviderModel ?? model.Value.Id,
             Temperature = body.Temperature ?? assistant?.Settings.Temperature ?? 0.7,
             MaxTokens = maxTokens,
+            TopP = body.TopP,
+            StopSequences = body.StopSequences?.ToList(),
+            Seed = body.Seed,
+            PresencePenalty = body.PresencePenalty,
+            FrequencyPenalty = body.FrequencyPenalty,
+            TokenSelectionBiases = body.LogitBias?.ToDictionary(b => int.Parse(b.Key, System.Globalization.CultureInfo.InvariantCulture), b => b.Value),
+            // json_schema goes as its JSON ({type, json_schema}), which Semantic Kernel passes on as it is.
+            ResponseFormat = body.ResponseFormat is { Type: "json_schema" } schema
+                ? JsonSerializer.SerializeToElement(new { type = "json_schema", json_schema = schema.JsonSchema })
+                : body.ResponseFormat?.Type,
+            User = body.User,
         };
         var context = Context(body, ids, assistant, model.Value, embeddingModel.Value!, prompt, settings, userId ?? caller.Subject, referenced.Length > 0);
         // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).

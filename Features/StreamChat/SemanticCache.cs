@@ -34,7 +34,10 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
         string asker, ModelSpec embeddingModel, string contextMode)
     {
         var history = Hash(string.Join("\n", prompt.History.Select(t => t.Role + ":" + t.Content)));
-        var sampled = FormattableString.Invariant($"{sampling.Temperature}|{sampling.MaxTokens}");
+        var sampled = FormattableString.Invariant($"{sampling.Temperature}|{sampling.MaxTokens}|{sampling.TopP}|{sampling.Seed}|{sampling.PresencePenalty}|{sampling.FrequencyPenalty}|") +
+                      string.Join('\u001f', sampling.StopSequences ?? []) + "|" +
+                      string.Join(',', (sampling.TokenSelectionBiases ?? new Dictionary<int, int>()).OrderBy(b => b.Key).Select(b => $"{b.Key}:{b.Value}")) + "|" +
+                      (sampling.ResponseFormat is JsonElement format ? format.GetRawText() : sampling.ResponseFormat);
         var owner = assistant.Settings.CacheScope == CacheSettings.UserScope ? asker : "";
         var scope = Hash($"{assistant.Id}\n{chatModel.Id}\n{Hash(prompt.SystemPrompt ?? "")}\n{assistant.KnowledgeVersion}\n{history}\n" +
                          $"{embeddingModel.Id}\n{contextMode}\n{sampled}\n{owner}");
