@@ -1,10 +1,47 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 
 namespace ChatSlices.Features.StreamChat;
 
-public sealed record ChatTurn(string? Role, string? Content);
+/// <summary>
+/// A turn as OpenAI's format sends it: <c>content</c> a string, or an array of parts (<c>text</c>; <c>image_url</c>,
+/// refused while no model of the catalog takes images).
+/// </summary>
+public sealed record ChatTurn(string? Role, JsonElement? Content)
+{
+    /// <summary>The turn's text: the string, or its text parts one after the other (a line break between them).</summary>
+    [JsonIgnore]
+    public string? Text => Content switch
+    {
+        { ValueKind: JsonValueKind.String } text => text.GetString(),
+        { ValueKind: JsonValueKind.Array } parts => string.Join('\n', parts.EnumerateArray()
+            .Where(p => PartType(p) == "text" && p.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            .Select(p => p.GetProperty("text").GetString())),
+        _ => null,
+    };
+
+    /// <summary>Why <c>content</c> cannot be taken, if it cannot.</summary>
+    [JsonIgnore]
+    public string? ContentProblem => Content switch
+    {
+        null or { ValueKind: JsonValueKind.Null or JsonValueKind.String } => null,
+        { ValueKind: JsonValueKind.Array } parts => parts.EnumerateArray().Select(PartProblem).FirstOrDefault(p => p is not null),
+        _ => "Must be a string or an array of content parts.",
+    };
+
+    private static string? PartType(JsonElement part) =>
+        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
+
+    private static string? PartProblem(JsonElement part) => PartType(part) switch
+    {
+        "text" => part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String ? null : "A text part needs its text.",
+        "image_url" => "image_url parts need a model that takes images; no model of this service does.",
+        null => "Each content part must be an object with a type.",
+        var other => $"Content parts of type {other} are not supported (text only).",
+    };
+}
 
 public sealed record RagSource(string? Name, string? ModelName, int? Limit, double? SimilarityThreshold, double? Weight,
     Dictionary<string, JsonElement>? MetadataFilters);
@@ -60,7 +97,10 @@ public sealed record ChatRequest(
     public static readonly string[] ContextModes = ["rag", "attachment", "hybrid", "document", "none"];
     public static readonly string[] StreamFormats = ["events", "tokens"];
     public static readonly string[] Strategies = ["merge", "sequential", "ensemble"];
-    private static readonly string[] Roles = ["user", "assistant", "system"];
+    private static readonly string[] Roles = ["user", "assistant", "system", "developer"];
+
+    /// <summary>OpenAI's newer name for the system role, taken as system.</summary>
+    private static bool IsSystem(ChatTurn turn) => turn.Role is "system" or "developer";
 
     public const int MaxStopSequences = 4;
     public static readonly string[] ResponseFormats = ["text", "json_object", "json_schema"];
@@ -77,7 +117,7 @@ public sealed record ChatRequest(
     public string? EffectiveModel => Model ?? LlmModel;
 
     /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
-    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1]?.Content ?? "" : Query ?? "";
+    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1]?.Text ?? "" : Query ?? "";
 
     /// <summary>prompt_variables as text: strings as they are, other JSON values as their JSON; null counts as missing.</summary>
     public IReadOnlyDictionary<string, string> PromptVariableTexts =>
@@ -86,11 +126,11 @@ public sealed record ChatRequest(
 
     /// <summary>Earlier turns the client sent (all but the last of <c>messages</c>, or <c>history</c>), system turns excluded.</summary>
     public IEnumerable<ChatTurn> EarlierTurns =>
-        (Messages is { Count: > 0 } ? Messages.Take(Messages.Count - 1) : History ?? []).Where(t => t.Role != "system");
+        (Messages is { Count: > 0 } ? Messages.Take(Messages.Count - 1) : History ?? []).Where(t => !IsSystem(t));
 
     /// <summary>A system turn in <c>messages</c> or <c>history</c> acts as <c>system_prompt</c> when that is not given.</summary>
     public string? EffectiveSystemPrompt =>
-        SystemPrompt ?? (Messages ?? History)?.LastOrDefault(t => t.Role == "system")?.Content;
+        SystemPrompt ?? (Messages ?? History)?.LastOrDefault(t => t is not null && IsSystem(t))?.Text;
 
     public void Validate(ValidationErrors errors)
     {
@@ -110,7 +150,7 @@ public sealed record ChatRequest(
             else if (Messages.Count > MaxHistoryItems + 1) errors.Add("messages", $"At most {MaxHistoryItems + 1} messages.");
             else if (Messages[^1]?.Role != "user") errors.Add("messages", "The last message must be the new user turn (role user).");
             ValidateTurns(Messages, "messages", errors);
-            if (Messages.Count > 0) errors.Length(Messages[^1]?.Content, "messages", 0, MaxQueryChars);
+            if (Messages.Count > 0) errors.Length(Messages[^1]?.Text, "messages", 0, MaxQueryChars);
         }
         if (History is not null)
         {
@@ -175,10 +215,15 @@ public sealed record ChatRequest(
         for (var i = 0; i < turns.Count; i++)
         {
             if (turns[i] is null) { errors.Add($"{field}[{i}]", "Must be an object with role and content."); continue; }
-            errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant or system.");
-            errors.Require(!string.IsNullOrEmpty(turns[i].Content), $"{field}[{i}].content", "Must not be empty.");
-            var max = turns[i].Role == "system" ? MaxSystemPromptChars : MaxTurnChars;
-            errors.Require(turns[i].Content is not { } content || content.Length <= max, $"{field}[{i}].content", $"Must be at most {max} characters.");
+            errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant, system or developer.");
+            if (turns[i].ContentProblem is { } problem)
+            {
+                errors.Add($"{field}[{i}].content", problem);
+                continue;
+            }
+            errors.Require(!string.IsNullOrEmpty(turns[i].Text), $"{field}[{i}].content", "Must not be empty.");
+            var max = IsSystem(turns[i]) ? MaxSystemPromptChars : MaxTurnChars;
+            errors.Require(turns[i].Text is not { } content || content.Length <= max, $"{field}[{i}].content", $"Must be at most {max} characters.");
         }
     }
 

@@ -59,7 +59,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         if (model.Failure is { } unknownModel) return unknownModel;
 
         // Turns the client sent replace the stored ones: an OpenAI-style client resends the whole conversation.
-        var earlier = body.EarlierTurns.Select(t => new PastTurn(t.Role!, t.Content!)).ToList();
+        var earlier = body.EarlierTurns.Select(t => new PastTurn(t.Role!, t.Text!)).ToList();
         if (earlier.Count > 0) history = earlier;
 
         var ids = new TurnIds(session?.Id ?? Guid.CreateVersion7(), session is null, Guid.CreateVersion7(), Guid.CreateVersion7());
