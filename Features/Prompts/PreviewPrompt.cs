@@ -40,7 +40,7 @@ public static class PreviewPrompt
             else
                 PromptFields.ValidateContent(errors, Body.Content, "content");
             foreach (var (name, value) in Body.Variables ?? [])
-                if (!StorableJson.IsStorable(value)) errors.Add($"variables.{name}", "Text may not contain a NUL character or a lone surrogate.");
+                if (!StorableJson.IsStorable(value)) errors.Add($"variables.{name}", StorableJson.Problem);
                 else errors.Require(value.ValueKind != JsonValueKind.String || value.GetString()!.Length <= PromptFields.MaxContent,
                     $"variables.{name}", $"Must be at most {PromptFields.MaxContent} characters.");
         }

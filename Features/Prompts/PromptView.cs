@@ -56,7 +56,7 @@ public sealed record PromptFields(
         if (Metadata is { } metadata)
         {
             if (metadata.ValueKind != JsonValueKind.Object) errors.Add("metadata", "Must be a JSON object.");
-            else if (!StorableJson.IsStorable(metadata)) errors.Add("metadata", "Text may not contain a NUL character or a lone surrogate.");
+            else if (!StorableJson.IsStorable(metadata)) errors.Add("metadata", StorableJson.Problem);
             else if (metadata.GetRawText().Length > MaxMetadata) errors.Add("metadata", $"Must be at most {MaxMetadata} characters of JSON.");
             else if (metadata.TryGetProperty("tags", out var tags)
                      && (tags.ValueKind != JsonValueKind.Array || tags.EnumerateArray().Any(t => t.ValueKind != JsonValueKind.String)))

@@ -26,6 +26,7 @@ public sealed record ChatTurn(string? Role, JsonElement? Content)
     [JsonIgnore]
     public string? ContentProblem => Content switch
     {
+        { } content when !StorableJson.IsStorable(content) => StorableJson.Problem,
         null or { ValueKind: JsonValueKind.Null or JsonValueKind.String } => null,
         { ValueKind: JsonValueKind.Array } parts => parts.EnumerateArray().Select(PartProblem).FirstOrDefault(p => p is not null),
         _ => "Must be a string or an array of content parts.",
@@ -168,7 +169,7 @@ public sealed record ChatRequest(
         errors.Length(EmbeddingModel, "embedding_model", 1, 200);
         if (RagConfig is not null) ValidateRag(RagConfig, errors);
         errors.Require(PromptVariables is null || PromptVariables.Values.All(StorableJson.IsStorable), "prompt_variables",
-            "Text may not contain a NUL character or a lone surrogate.");
+            StorableJson.Problem);
         foreach (var (name, text) in PromptVariableTexts)
             errors.Require(text.Length <= MaxQueryChars, $"prompt_variables.{name}", $"Must be at most {MaxQueryChars} characters.");
         if (AttachmentConfig?.Attachments is { } attachments)
@@ -193,7 +194,9 @@ public sealed record ChatRequest(
         errors.Length(User, "user", 1, 256);
         errors.Require(Stop is null || Stop.Value.ValueKind is JsonValueKind.Null or JsonValueKind.String or JsonValueKind.Array, "stop",
             "Must be a string or an array of strings.");
-        if (StopSequences is { } stops)
+        errors.Require(Stop is null || StorableJson.IsStorable(Stop.Value), "stop", StorableJson.Problem);
+        errors.Require(ResponseFormat?.JsonSchema is not { } schema || StorableJson.IsStorable(schema), "response_format.json_schema", StorableJson.Problem);
+        if ((Stop is null || StorableJson.IsStorable(Stop.Value)) && StopSequences is { } stops)
             errors.Require(stops.Count <= MaxStopSequences && stops.All(s => s.Length is > 0 and <= 200), "stop",
                 $"At most {MaxStopSequences} sequences, each 1 to 200 characters.");
         if (LogitBias is not null)
@@ -243,7 +246,7 @@ public sealed record ChatRequest(
             var at = $"rag_config.sources[{i}]";
             if (source is null) { errors.Add(at, "Must be an object."); continue; }
             errors.Require(source.MetadataFilters is null || source.MetadataFilters.All(f => StorableJson.IsStorable(f.Key) && StorableJson.IsStorable(f.Value)),
-                at + ".metadata_filters", "Text may not contain a NUL character or a lone surrogate.");
+                at + ".metadata_filters", StorableJson.Problem);
             errors.Require(!string.IsNullOrWhiteSpace(source.Name), at + ".name", "Required.");
             errors.Range(source.Limit, at + ".limit", 1, 50);
             errors.Range(source.SimilarityThreshold, at + ".similarity_threshold", -1.0, 1.0);

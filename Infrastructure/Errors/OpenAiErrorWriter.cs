@@ -8,10 +8,10 @@ namespace ChatSlices.Infrastructure.Errors;
 public sealed class OpenAiErrorFormat
 {
     /// <summary>
-    /// The path of the OpenAI-compatible route: a request refused before it reaches the route (wrong content type)
+    /// The paths of the OpenAI-compatible routes: a request refused before it reaches its route (wrong content type)
     /// has no endpoint to carry the marker, but its client still reads OpenAI's error shape.
     /// </summary>
-    public const string CompletionsPath = "/v1/chat/completions";
+    public static readonly string[] Paths = ["/v1/chat/completions", "/v1/embeddings"];
 }
 
 /// <summary>Writes every problem of a route marked <see cref="OpenAiErrorFormat"/> the way OpenAI SDKs expect to read it.</summary>
@@ -22,7 +22,7 @@ public sealed class OpenAiErrorWriter : IProblemDetailsWriter
         // The exception handler clears the endpoint before it runs; the feature keeps the one that failed.
         var endpoint = context.HttpContext.GetEndpoint() ?? context.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
         return endpoint?.Metadata.GetMetadata<OpenAiErrorFormat>() is not null
-               || context.HttpContext.Request.Path.Equals(OpenAiErrorFormat.CompletionsPath, StringComparison.OrdinalIgnoreCase);
+               || OpenAiErrorFormat.Paths.Any(p => context.HttpContext.Request.Path.Equals(p, StringComparison.OrdinalIgnoreCase));
     }
 
     public ValueTask WriteAsync(ProblemDetailsContext context)

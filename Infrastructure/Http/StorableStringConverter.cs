@@ -15,7 +15,7 @@ public sealed class StorableStringConverter : JsonConverter<string>
         var value = reader.GetString();
         return value is null || StorableJson.IsStorable(value)
             ? value
-            : throw new JsonException("Text may not contain a NUL character or a lone surrogate.");
+            : throw new JsonException(StorableJson.Problem);
     }
 
     public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
@@ -24,6 +24,8 @@ public sealed class StorableStringConverter : JsonConverter<string>
 /// <summary>The same check for free-form JSON (metadata, variables, filters), which binds as JsonElement.</summary>
 public static class StorableJson
 {
+    public const string Problem = "Text may not contain a NUL character or a lone surrogate.";
+
     /// <summary>Whether every string and property name in <paramref name="element"/> can be stored.</summary>
     public static bool IsStorable(JsonElement element)
     {

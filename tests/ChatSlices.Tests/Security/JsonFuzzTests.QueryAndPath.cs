@@ -141,7 +141,8 @@ public partial class JsonFuzzTests
 
     private static bool IsRead(RouteInfo route) => route.Method is "GET" or "HEAD";
 
-    private static bool IsOpenAi(RouteInfo route) => route.Pattern == OpenAiErrorFormat.CompletionsPath;
+    /// <summary>The OpenAI-compatible routes, marked to answer errors in OpenAI's shape.</summary>
+    private static bool IsOpenAi(RouteInfo route) => route.Endpoint.Metadata.GetMetadata<OpenAiErrorFormat>() is not null;
 
     private HttpClient ClientFor(RouteInfo route)
     {
