@@ -70,12 +70,14 @@ public sealed class ListHistory : ICarterModule
         WITH q AS (
             SELECT query, owner_query(@UserId, query) AS owner_query
             FROM (SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query) q
-        ), hits AS (
+        ), hits AS MATERIALIZED (
             -- The caller's messages with the words, from the index keyed by owner and word (migration 0011): the
-            -- caller's postings only, however common the word is among all users.
+            -- caller's postings only, however common the word is among all users. The condition is exact for the
+            -- caller's messages; another owner's (sharing the caller's key prefix) would not join the caller's sessions.
+            -- Computed once: the generic plan must not run it again for each session.
             SELECT m.session_id, max(ts_rank(m.search, q.query)) AS rank
             FROM chat_messages m, q
-            WHERE m.user_id = @UserId AND owner_lexemes(m.user_id, m.search) @@ q.owner_query AND m.search @@ q.query
+            WHERE owner_lexemes(m.user_id, m.search) @@ q.owner_query AND m.user_id IS NOT NULL
             GROUP BY m.session_id
         ), matched AS (
             SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(ts_rank(s.search, q.query), coalesce(h.rank, 0)) END AS rank
