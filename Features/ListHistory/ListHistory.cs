@@ -72,12 +72,12 @@ public sealed class ListHistory : ICarterModule
             FROM (SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query) q
         ), hits AS MATERIALIZED (
             -- The caller's messages with the words, from the index keyed by owner and word (migration 0011): the
-            -- caller's postings only, however common the word is among all users. The condition is exact for the
-            -- caller's messages; another owner's (sharing the caller's key prefix) would not join the caller's sessions.
-            -- Computed once: the generic plan must not run it again for each session.
-            SELECT m.session_id, max(ts_rank(m.search, q.query)) AS rank
+            -- caller's postings only, however common the word is among all users. Another owner's messages (sharing
+            -- the caller's key prefix) would not join the caller's sessions. Computed once: the generic plan must not
+            -- run it again for each session.
+            SELECT m.session_id, max(ts_rank(m.owner_search, q.owner_query)) AS rank
             FROM chat_messages m, q
-            WHERE owner_lexemes(m.user_id, m.search) @@ q.owner_query AND m.user_id IS NOT NULL
+            WHERE m.owner_search @@ q.owner_query
             GROUP BY m.session_id
         ), matched AS (
             SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(ts_rank(s.search, q.query), coalesce(h.rank, 0)) END AS rank

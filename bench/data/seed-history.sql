@@ -66,5 +66,5 @@ SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM chat_session
        (SELECT count(*) FROM chat_messages) AS messages,
        (SELECT count(*) FROM chat_sessions WHERE user_id = 'heavy') AS heavy_sessions,
        (SELECT count(*) FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
-         WHERE s.user_id = 'heavy' AND m.search @@ to_tsquery('simple', 'zebracorn')) AS heavy_zebracorn_messages,
-       (SELECT count(*) FROM chat_messages WHERE user_id = 'heavy' AND search @@ to_tsquery('simple', 'quarterly')) AS heavy_quarterly_messages;
+         WHERE s.user_id = 'heavy' AND m.content LIKE '%zebracorn%') AS heavy_zebracorn_messages,
+       (SELECT count(*) FROM chat_messages WHERE owner_search @@ owner_query('heavy', to_tsquery('simple', 'quarterly'))) AS heavy_quarterly_messages;

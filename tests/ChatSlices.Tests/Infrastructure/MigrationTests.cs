@@ -120,7 +120,7 @@ public class MigrationTests
     }
 
     [Fact]
-    public async Task MessageOwnerMigration_GivesStoredMessagesTheirSessionsOwner_AndTheOwnerKeyedIndexFindsTheirWords()
+    public async Task MessageOwnerMigration_GivesStoredMessagesTheirSessionsOwner_AndKeysTheirWordsByIt()
     {
         var owners = Migrator.All.Single(m => m.Name.Contains("history_search_by_owner"));
         var cs = await TestDatabase.CreateEmptyAsync();
@@ -147,7 +147,7 @@ public class MigrationTests
 
             await using var cmd = new NpgsqlCommand("""
                 SELECT string_agg(concat_ws('|', content, coalesce(user_id, '-'),
-                                            owner_lexemes(user_id, search) @@ owner_query('old-user', websearch_to_tsquery('simple', '"o''neil asks" wombat'))),
+                                            owner_search @@ owner_query('old-user', websearch_to_tsquery('simple', '"o''neil asks" wombat'))),
                                   E'\n' ORDER BY id)
                 FROM chat_messages
                 """, conn);
