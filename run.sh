@@ -20,8 +20,9 @@
 #      postgresql-server-dev-15 and build-essential for the private cluster.
 #   2. pgvector 0.8.x, built from Debian's own source package (trixie) against PostgreSQL 15.
 #   3. A private PostgreSQL 15 cluster in .local/pgdata, on 127.0.0.1 only, with database
-#      `chatslices` (superuser chatslices / password chatslices, scram-sha-256). It is left
-#      running, and reused by the next run.
+#      `chatslices` (superuser chatslices / password chatslices, scram-sha-256) and
+#      pg_stat_statements preloaded (bench/ reads it). It is left running, and reused by the
+#      next run (restarted once when these settings change).
 #
 # Works as root, and as a normal user with sudo. As root the cluster runs as the `postgres`
 # system user (initdb refuses root); as a normal user it runs as that user.
