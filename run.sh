@@ -22,8 +22,9 @@
 #      postgresql-server-dev-15 and build-essential for the private cluster.
 #   2. pgvector 0.8.x, built from Debian's own source package (trixie) against PostgreSQL 15.
 #   3. A private PostgreSQL 15 cluster in .local/pgdata, on 127.0.0.1 only, with database
-#      `chatslices` (superuser chatslices / password chatslices, scram-sha-256). It is left
-#      running, and reused by the next run.
+#      `chatslices` (superuser chatslices / password chatslices, scram-sha-256) and
+#      pg_stat_statements preloaded (bench/ reads it). It is left running, and reused by the
+#      next run (restarted once when these settings change).
 #   4. A private redis-server (Debian's) in .local/redis, on 127.0.0.1 only, nothing saved to
 #      disk: the shared rate limits and resumable streams of several instances. Left running.
 #      The service is given it as Redis__Connection; --setup-only prints it as CHATSLICES_REDIS
@@ -430,15 +431,18 @@ setup_cluster() {
     "port = ${PG_PORT}" \
     "unix_socket_directories = '${sockdirs}'" \
     "max_connections = 300" \
-    "password_encryption = 'scram-sha-256'")"
+    "password_encryption = 'scram-sha-256'" \
+    "shared_preload_libraries = 'pg_stat_statements'  # bench/: where PostgreSQL's time goes")"
+  local conf_changed=0
   if [[ "$(as_cluster cat "$PGDATA_DIR/chatslices.conf" 2>/dev/null || true)" != "$conf" ]]; then
     printf '%s\n' "$conf" | as_cluster tee "$PGDATA_DIR/chatslices.conf" >/dev/null
+    conf_changed=1
   fi
 
-  # Running already? Reuse it (restart only when CHATSLICES_PG_PORT asks for another port).
+  # Running already? Reuse it (restart only when CHATSLICES_PG_PORT asks for another port, or the settings changed).
   if [[ "$status" -eq 0 ]]; then
-    if [[ "$running_port" != "$PG_PORT" ]]; then
-      log "the cluster runs on port ${running_port}, restarting it on ${PG_PORT}"
+    if [[ "$running_port" != "$PG_PORT" || "$conf_changed" -eq 1 ]]; then
+      log "restarting the cluster (port ${running_port} → ${PG_PORT}, settings changed: ${conf_changed})"
       as_cluster "$PG_BIN/pg_ctl" restart -D "$PGDATA_DIR" -l "$PGLOG_FILE" -w -t 60 -s -m fast ||
         { tail -n 20 "$PGLOG_FILE" >&2 || true; die "PostgreSQL did not restart (log: ${PGLOG_FILE})"; }
     else

@@ -68,21 +68,27 @@ public sealed class ListHistory : ICarterModule
     // The count row is joined to the page so that a page beyond the end still reports the total.
     private const string Sql = $"""
         WITH q AS (
-            SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query
+            SELECT query, owner_query(@UserId, query) AS owner_query
+            FROM (SELECT CASE WHEN @Search::text IS NULL THEN NULL ELSE websearch_to_tsquery('simple', @Search) END AS query) q
+        ), hits AS MATERIALIZED (
+            -- The caller's messages with the words, from the index keyed by owner and word (migration 0011): the
+            -- caller's postings only, however common the word is among all users. Another owner's messages (sharing
+            -- the caller's key prefix) would not join the caller's sessions. Computed once: the generic plan must not
+            -- run it again for each session.
+            SELECT m.session_id, max(ts_rank(m.owner_search, q.owner_query)) AS rank
+            FROM chat_messages m, q
+            WHERE m.owner_search @@ q.owner_query
+            GROUP BY m.session_id
         ), matched AS (
-            SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(
-                       ts_rank(s.search, q.query),
-                       -- ranked over the session's own messages (its index), not the word's whole posting list
-                       coalesce((SELECT max(ts_rank(m.search, q.query)) FROM chat_messages m WHERE m.session_id = s.id), 0)) END AS rank
-            FROM chat_sessions s, q
+            SELECT s.*, CASE WHEN q.query IS NULL THEN 0 ELSE greatest(ts_rank(s.search, q.query), coalesce(h.rank, 0)) END AS rank
+            FROM chat_sessions s CROSS JOIN q LEFT JOIN hits h ON h.session_id = s.id
             WHERE s.user_id = @UserId
               AND (@IncludeArchived OR s.archived_at IS NULL)
               AND (@StartDate::timestamptz IS NULL OR s.created_at >= @StartDate)
               AND (@EndDate::timestamptz IS NULL OR s.created_at <= @EndDate)
               AND (@Model::text IS NULL OR s.model = @Model)
               AND (@AssistantId::uuid IS NULL OR s.assistant_id = @AssistantId)
-              AND (q.query IS NULL OR s.search @@ q.query
-                   OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.search @@ q.query))
+              AND (q.query IS NULL OR s.search @@ q.query OR h.session_id IS NOT NULL)
         ), page AS (
             SELECT * FROM matched ORDER BY rank DESC, updated_at DESC, id DESC OFFSET @Offset LIMIT @PageSize
         )

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Security.Claims;
+using System.Text;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Infrastructure.Auth;
@@ -22,21 +23,31 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 {
     private sealed record SessionRow(Guid Id, string Model, Guid? AssistantId);
 
-    private const string LoadSessionSql = """
-        SELECT id, model, assistant_id FROM chat_sessions
-        WHERE id = @SessionId AND (user_id = @UserId OR (@GuestSessions AND user_id IS NULL));
+    /// <summary>What the turn reads from the database, each part only when the request needs it.</summary>
+    private sealed record Lookups(SessionRow? Session, List<PastTurn> History, AssistantProfile? Assistant, string? PromptContent, long VisibleDocuments);
 
+    private const string VisibleSession = "(s.user_id = @UserId OR (@GuestSessions AND s.user_id IS NULL))";
+
+    private const string SessionSql = $"SELECT s.id, s.model, s.assistant_id FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession};";
+
+    private const string HistorySql = $"""
         SELECT role, content FROM (
             SELECT role, content, created_at FROM chat_messages
             WHERE session_id = @SessionId AND status <> 'error' AND role IN ('user', 'assistant')
-              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND (s.user_id = @UserId OR (@GuestSessions AND s.user_id IS NULL)))
+              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession})
             ORDER BY created_at DESC
             LIMIT @MaxHistory
         ) recent ORDER BY created_at;
         """;
 
+    // The assistant named, else the session's own.
+    private const string AssistantSql = $"""
+        SELECT {AssistantProfile.Columns} FROM assistants
+        WHERE id = coalesce(@AssistantId, (SELECT s.assistant_id FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession}));
+        """;
+
     // Only the session's own documents are addressable by id: an assistant's knowledge reaches a turn through retrieval.
-    private const string VisibleDocumentsSql = "SELECT count(*) FROM documents WHERE id = ANY(@Ids) AND session_id = @SessionId";
+    private const string VisibleDocumentsSql = "SELECT count(*) FROM documents WHERE id = ANY(@Ids) AND session_id = @SessionId;";
 
     /// <param name="ownSessionOnly">Continue only the caller's own session; otherwise a guest session may be continued by its id.</param>
     public async Task<Outcome<TurnPlan>> ResolveAsync(ChatRequest body, ClaimsPrincipal user, Caller caller, bool ownSessionOnly, CancellationToken ct)
@@ -45,11 +56,15 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var embeddingModel = catalog.Require(body.EmbeddingModel ?? ai.Value.EmbeddingModel, ModelKind.Embedding);
         if (embeddingModel.Failure is { } unknownEmbedder) return unknownEmbedder;
 
-        var (session, history, noSession) = await LoadSessionAsync(body.EffectiveSessionId, userId, ownSessionOnly, ct);
-        if (noSession) return Failure.NotFound("Session");
-        var (assistant, assistantFailure) = await LoadAssistantAsync(body.AssistantId ?? session?.AssistantId, userId, ct);
-        if (assistantFailure is not null) return assistantFailure;
-        var userText = await UserTextAsync(body, userId, ct);
+        var referenced = (body.AttachmentConfig?.Attachments ?? []).Select(a => a.DocumentId!.Value).Concat(body.DocumentIds ?? []).Distinct().ToArray();
+        var found = await LookupAsync(body, userId, ownSessionOnly, referenced, ct);
+        var session = found.Session;
+        if (body.EffectiveSessionId is not null && session is null) return Failure.NotFound("Session");
+        var assistant = found.Assistant;
+        if ((body.AssistantId ?? session?.AssistantId) is not null && assistant is null) return Failure.NotFound("Assistant");
+        if (assistant is { RequiresAuth: true } && userId is null)
+            return new Failure(StatusCodes.Status401Unauthorized, "This assistant is for signed-in users; send a bearer token.", "authentication_required");
+        var userText = UserText(body, found.PromptContent);
         if (userText.Failure is { } noPrompt) return noPrompt;
 
         var modelId = body.EffectiveModel
@@ -60,12 +75,10 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 
         // Turns the client sent replace the stored ones: an OpenAI-style client resends the whole conversation.
         var earlier = body.EarlierTurns.Select(t => new PastTurn(t.Role!, t.Text!)).ToList();
-        if (earlier.Count > 0) history = earlier;
+        var history = earlier.Count > 0 ? earlier : found.History;
 
         var ids = new TurnIds(session?.Id ?? Guid.CreateVersion7(), session is null, Guid.CreateVersion7(), Guid.CreateVersion7());
-        var referenced = (body.AttachmentConfig?.Attachments ?? []).Select(a => a.DocumentId!.Value).Concat(body.DocumentIds ?? []).Distinct().ToArray();
-        if (referenced.Length > 0 && !await DocumentsVisibleAsync(referenced, ids.SessionId, ct))
-            return Failure.NotFound("Document");
+        if (found.VisibleDocuments != referenced.Length) return Failure.NotFound("Document");
 
         var maxTokens = Math.Min(body.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
         var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
@@ -98,39 +111,45 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation);
     }
 
-    private async Task<(SessionRow? Session, List<PastTurn> History, bool NotFound)> LoadSessionAsync(
-        Guid? sessionId, string? userId, bool ownSessionOnly, CancellationToken ct)
+    /// <summary>
+    /// The session and its history, the assistant, the stored prompt and how many of the named documents the session
+    /// holds: one round trip, whose statements are those the request needs. Checked by the caller in the order of the
+    /// failures it can return.
+    /// </summary>
+    private async Task<Lookups> LookupAsync(ChatRequest body, string? userId, bool ownSessionOnly, Guid[] referencedDocuments, CancellationToken ct)
     {
-        if (sessionId is null) return (null, [], false);
+        var sessionId = body.EffectiveSessionId;
+        var withAssistant = body.AssistantId is not null || sessionId is not null;
+        var sql = new StringBuilder();
+        if (sessionId is not null) sql.AppendLine(SessionSql).AppendLine(HistorySql);
+        if (withAssistant) sql.AppendLine(AssistantSql);
+        if (body.PromptId is not null) sql.Append(PromptUsage.ReadSql).AppendLine(";");
+        if (referencedDocuments.Length > 0) sql.AppendLine(VisibleDocumentsSql);
+        if (sql.Length == 0) return new Lookups(null, [], null, null, 0);
+
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using var results = await conn.QueryMultipleAsync(new CommandDefinition(LoadSessionSql,
-            new { SessionId = sessionId, UserId = userId, GuestSessions = !ownSessionOnly, MaxHistory = chat.Value.MaxHistoryMessages }, cancellationToken: ct));
-        var session = await results.ReadSingleOrDefaultAsync<SessionRow>();
-        if (session is null) return (null, [], true);
-        return (session, (await results.ReadAsync<PastTurn>()).AsList(), false);
+        await using var results = await conn.QueryMultipleAsync(new CommandDefinition(sql.ToString(), new
+        {
+            SessionId = sessionId, UserId = userId, GuestSessions = !ownSessionOnly, MaxHistory = chat.Value.MaxHistoryMessages,
+            body.AssistantId, body.PromptId, Ids = referencedDocuments,
+        }, cancellationToken: ct));
+        var session = sessionId is null ? null : await results.ReadSingleOrDefaultAsync<SessionRow>();
+        var history = sessionId is null ? [] : (await results.ReadAsync<PastTurn>()).AsList();
+        var assistant = withAssistant ? await AssistantProfile.ReadAsync(results) : null;
+        var prompt = body.PromptId is null ? null : await results.ReadSingleOrDefaultAsync<string>();
+        var documents = referencedDocuments.Length > 0 ? await results.ReadSingleAsync<long>() : 0;
+        return new Lookups(session, history, assistant, prompt, documents);
     }
 
-    private async Task<(AssistantProfile? Assistant, Failure? Failure)> LoadAssistantAsync(Guid? assistantId, string? userId, CancellationToken ct)
+    /// <summary>The user's turn: the text sent, or the stored prompt (its <paramref name="promptContent"/>) filled with its variables.</summary>
+    private static Outcome<string> UserText(ChatRequest body, string? promptContent)
     {
-        if (assistantId is null) return (null, null);
-        await using var conn = await db.OpenConnectionAsync(ct);
-        var assistant = await AssistantProfile.LoadAsync(conn, assistantId.Value, ct);
-        if (assistant is null) return (null, Failure.NotFound("Assistant"));
-        if (assistant.RequiresAuth && userId is null)
-            return (null, new Failure(StatusCodes.Status401Unauthorized, "This assistant is for signed-in users; send a bearer token.", "authentication_required"));
-        return (assistant, null);
-    }
-
-    /// <summary>The user's turn: the text sent, or the stored prompt filled with its variables.</summary>
-    private async Task<Outcome<string>> UserTextAsync(ChatRequest body, string? userId, CancellationToken ct)
-    {
-        if (body.PromptId is not { } promptId) return body.UserTurn;
-        await using var conn = await db.OpenConnectionAsync(ct);
-        if (await PromptUsage.ReadAsync(conn, promptId, userId, ct) is not { } content) return Failure.NotFound("Prompt");
+        if (body.PromptId is null) return body.UserTurn;
+        if (promptContent is null) return Failure.NotFound("Prompt");
         var values = body.PromptVariableTexts;
-        if (PromptTemplate.RenderedLength(content, values) > ChatRequest.MaxQueryChars)
+        if (PromptTemplate.RenderedLength(promptContent, values) > ChatRequest.MaxQueryChars)
             throw RequestValidationException.For("prompt_variables", $"The filled-in prompt would be longer than {ChatRequest.MaxQueryChars} characters.");
-        var rendered = PromptTemplate.Render(content, values);
+        var rendered = PromptTemplate.Render(promptContent, values);
         if (rendered.MissingVariables.Count > 0)
             throw RequestValidationException.For("prompt_variables", "Missing: " + string.Join(", ", rendered.MissingVariables) + ".");
         return rendered.Text;
@@ -156,13 +175,5 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var known = TokenEstimator.CountMessage(prompt.SystemPrompt) + TokenEstimator.CountMessage(prompt.UserText)
                     + prompt.History.Sum(t => TokenEstimator.CountMessage(t.Content));
         return Math.Min(known + (retrieves ? prompt.Budget / 2 : 0), prompt.Budget);
-    }
-
-    private async Task<bool> DocumentsVisibleAsync(Guid[] ids, Guid sessionId, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        var visible = await conn.ExecuteScalarAsync<long>(new CommandDefinition(VisibleDocumentsSql,
-            new { Ids = ids, SessionId = sessionId }, cancellationToken: ct));
-        return visible == ids.Length;
     }
 }

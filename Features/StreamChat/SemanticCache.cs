@@ -22,7 +22,7 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
 
     public sealed record Hit(string Answer, string Sources, double Similarity);
 
-    private sealed record Candidate(string Question, string Answer, string Sources, double Similarity, bool Exact);
+    private sealed record Candidate(string Question, string Answer, string Sources, double Similarity);
 
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(10);
 
@@ -45,33 +45,42 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
             assistant.Settings.CacheThreshold, assistant.Settings.CacheTtlSeconds);
     }
 
-    /// <summary>The cached answer, if there is one.</summary>
+    // Sessions with documents of their own are never answered from the assistant-wide cache.
+    private const string ExactSql = """
+        SELECT question, answer, sources::text AS sources, 1.0::float8 AS similarity FROM semantic_cache
+        WHERE assistant_id = @AssistantId AND scope_hash = @ScopeHash AND question_hash = @QuestionHash AND expires_at > now()
+          AND NOT EXISTS (SELECT 1 FROM documents WHERE session_id = @SessionId)
+        """;
+
+    private static string NearestSql(int dimensions) => $"""
+        SELECT question, answer, sources::text AS sources, (1 - (embedding::vector({dimensions}) <=> @Embedding))::float8 AS similarity
+        FROM semantic_cache
+        WHERE assistant_id = @AssistantId AND scope_hash = @ScopeHash AND embedding_model = @Model AND expires_at > now()
+          AND NOT EXISTS (SELECT 1 FROM documents WHERE session_id = @SessionId)
+        ORDER BY embedding::vector({dimensions}) <=> @Embedding
+        LIMIT 5
+        """;
+
+    /// <summary>
+    /// The cached answer, if there is one. The same question asked again is found by its hash alone: the question is
+    /// embedded (for the nearest cached ones) only when that finds nothing.
+    /// </summary>
     public async Task<Hit?> LookupAsync(Key key, QuestionEmbedding question, Guid sessionId, CancellationToken ct)
     {
+        await using (var conn = await db.OpenConnectionAsync(ct))
+        {
+            var exact = await conn.QuerySingleOrDefaultAsync<Candidate>(new CommandDefinition(ExactSql,
+                new { key.AssistantId, key.ScopeHash, key.QuestionHash, SessionId = sessionId }, cancellationToken: ct));
+            if (exact is not null) return new Hit(exact.Answer, exact.Sources, exact.Similarity);
+        }
+
+        // No connection is held while the question is embedded (an embedder may be a remote call).
         var embedding = await question.GetAsync(ct);
-        var dimensions = key.EmbeddingModel.Dimensions!.Value;
-        // Sessions with documents of their own are never answered from the assistant-wide cache.
-        var sql = $"""
-            SELECT question, answer, sources::text AS sources, 1.0::float8 AS similarity, true AS exact FROM semantic_cache
-            WHERE assistant_id = @AssistantId AND scope_hash = @ScopeHash AND question_hash = @QuestionHash AND expires_at > now()
-              AND NOT EXISTS (SELECT 1 FROM documents WHERE session_id = @SessionId)
-            UNION ALL
-            SELECT * FROM (
-                SELECT question, answer, sources::text, (1 - (embedding::vector({dimensions}) <=> @Embedding))::float8, false
-                FROM semantic_cache
-                WHERE assistant_id = @AssistantId AND scope_hash = @ScopeHash AND embedding_model = @Model AND expires_at > now()
-                  AND NOT EXISTS (SELECT 1 FROM documents WHERE session_id = @SessionId)
-                ORDER BY embedding::vector({dimensions}) <=> @Embedding
-                LIMIT 5
-            ) nearest
-            """;
-        await using var conn = await db.OpenConnectionAsync(ct);
-        var candidates = (await conn.QueryAsync<Candidate>(new CommandDefinition(sql,
-            new { key.AssistantId, key.ScopeHash, key.QuestionHash, SessionId = sessionId, Model = key.EmbeddingModel.Id, Embedding = embedding },
-            cancellationToken: ct))).AsList();
-        var hit = candidates.FirstOrDefault(c => c.Exact)
-                  ?? candidates.Where(c => c.Similarity >= key.Threshold && CacheGuard.SameMeaning(key.Question, c.Question))
-                      .MaxBy(c => c.Similarity);
+        await using var again = await db.OpenConnectionAsync(ct);
+        var nearest = await again.QueryAsync<Candidate>(new CommandDefinition(NearestSql(key.EmbeddingModel.Dimensions!.Value),
+            new { key.AssistantId, key.ScopeHash, SessionId = sessionId, Model = key.EmbeddingModel.Id, Embedding = embedding },
+            cancellationToken: ct));
+        var hit = nearest.Where(c => c.Similarity >= key.Threshold && CacheGuard.SameMeaning(key.Question, c.Question)).MaxBy(c => c.Similarity);
         return hit is null ? null : new Hit(hit.Answer, hit.Sources, Math.Round(hit.Similarity, 4));
     }
 

@@ -28,9 +28,9 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
     // The reply, and its row in the usage ledger at the reply's own time (billing history that outlives the session).
     private const string InsertReplySql = """
         WITH reply AS (
-            INSERT INTO chat_messages (id, session_id, role, content, model, status, error, finish_reason,
+            INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error, finish_reason,
                                        prompt_tokens, completion_tokens, cost, usage_estimated, sources)
-            VALUES (@MessageId, @SessionId, 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
+            VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
                     @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb)
             RETURNING created_at
         )
@@ -59,14 +59,16 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             : """
               titled AS (UPDATE chat_sessions SET title = @Title WHERE id = @SessionId AND title IS NULL AND (SELECT ok FROM allowed))
               """;
+        // A message carries its session's owner (history search is scoped by it): a guest session has none.
+        var owner = newSession ? "@UserId" : "(SELECT user_id FROM chat_sessions WHERE id = @SessionId)";
         return $"""
             {(metered ? TokenQuota.EnsureDaySql : "")}
             WITH {(metered ? TokenQuota.ReservedCte + "," : "")}
             allowed AS (SELECT {(metered ? "EXISTS (SELECT 1 FROM reserved)" : "true")} AS ok),
             {session},
             turn AS (
-                INSERT INTO chat_messages (id, session_id, role, content, model)
-                SELECT @UserMessageId, @SessionId, 'user', @Content, @Model FROM allowed WHERE ok
+                INSERT INTO chat_messages (id, session_id, user_id, role, content, model)
+                SELECT @UserMessageId, @SessionId, {owner}, 'user', @Content, @Model FROM allowed WHERE ok
             ),
             counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed)),
             live AS (

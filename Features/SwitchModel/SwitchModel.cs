@@ -41,8 +41,8 @@ public sealed class SwitchModel : ICarterModule
             FROM previous WHERE s.id = previous.id
             RETURNING previous.model AS previous, s.title
         ), recorded AS (
-            INSERT INTO chat_messages (id, session_id, role, content, model)
-            SELECT @EventId, @SessionId, 'system', 'Model switched from ' || previous || ' to ' || @Model || '.', @Model
+            INSERT INTO chat_messages (id, session_id, user_id, role, content, model)
+            SELECT @EventId, @SessionId, @UserId, 'system', 'Model switched from ' || previous || ' to ' || @Model || '.', @Model
             FROM updated WHERE previous <> @Model
         )
         SELECT previous, title FROM updated;

@@ -45,11 +45,16 @@ public sealed record AssistantProfile(Guid Id, string? Instructions, string? Mod
 {
     private sealed record Row(Guid Id, string? Instructions, string? Model, bool RequiresAuth, string Settings, int KnowledgeVersion);
 
-    public static async Task<AssistantProfile?> LoadAsync(NpgsqlConnection conn, Guid id, CancellationToken ct)
-    {
-        var row = await conn.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
-            "SELECT id, instructions, model, requires_auth, settings::text AS settings, knowledge_version FROM assistants WHERE id = @id",
-            new { id }, cancellationToken: ct));
-        return row is null ? null : new AssistantProfile(row.Id, row.Instructions, row.Model, row.RequiresAuth, AssistantSettings.Parse(row.Settings), row.KnowledgeVersion);
-    }
+    /// <summary>The columns <see cref="ReadAsync"/> reads, for a statement that picks the assistant.</summary>
+    public const string Columns = "id, instructions, model, requires_auth, settings::text AS settings, knowledge_version";
+
+    public static async Task<AssistantProfile?> LoadAsync(NpgsqlConnection conn, Guid id, CancellationToken ct) =>
+        From(await conn.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
+            $"SELECT {Columns} FROM assistants WHERE id = @id", new { id }, cancellationToken: ct)));
+
+    /// <summary>The assistant of the next result set (its <see cref="Columns"/>), null when it is empty.</summary>
+    public static async Task<AssistantProfile?> ReadAsync(SqlMapper.GridReader results) => From(await results.ReadSingleOrDefaultAsync<Row>());
+
+    private static AssistantProfile? From(Row? row) =>
+        row is null ? null : new AssistantProfile(row.Id, row.Instructions, row.Model, row.RequiresAuth, AssistantSettings.Parse(row.Settings), row.KnowledgeVersion);
 }

@@ -13,7 +13,8 @@ public static class PromptUsage
     /// <summary>The prompts a caller may use: their own and the templates.</summary>
     public const string Visible = "(p.owner_id = @UserId OR p.is_template)";
 
-    private const string ReadSql = $"SELECT p.content FROM prompts p WHERE p.id = @PromptId AND {Visible}";
+    /// <summary>The content of <c>@PromptId</c> when <c>@UserId</c> may use it (no row otherwise).</summary>
+    public const string ReadSql = $"SELECT p.content FROM prompts p WHERE p.id = @PromptId AND {Visible}";
 
     /// <summary>One use of <c>@PromptId</c>; a null id counts nothing.</summary>
     public const string CountSql = "UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId";

@@ -58,7 +58,8 @@ public sealed class CpuAccount
         }
     }
 
-    public sealed record ProcessTicks(int Pid, int ParentPid, string Command, long Ticks);
+    /// <param name="ReapedChildTicks">CPU of its children that have exited (cutime + cstime).</param>
+    public sealed record ProcessTicks(int Pid, int ParentPid, string Command, long Ticks, long ReapedChildTicks);
 
     private static long? TotalBusy()
     {
@@ -105,8 +106,9 @@ public sealed class CpuAccount
             var comm = stat[(open + 1)..close];
             var rest = stat[(close + 2)..].Split(' ');
             if (rest.Length < 15) continue;
-            if (!int.TryParse(rest[1], out var ppid) || !long.TryParse(rest[11], out var utime) || !long.TryParse(rest[12], out var stime)) continue;
-            yield return new ProcessTicks(pid, ppid, comm, utime + stime);
+            if (!int.TryParse(rest[1], out var ppid) || !long.TryParse(rest[11], out var utime) || !long.TryParse(rest[12], out var stime)
+                || !long.TryParse(rest[13], out var cutime) || !long.TryParse(rest[14], out var cstime)) continue;
+            yield return new ProcessTicks(pid, ppid, comm, utime + stime, cutime + cstime);
         }
     }
 }

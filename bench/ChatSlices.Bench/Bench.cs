@@ -21,6 +21,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
     private readonly Dictionary<Target, Uri> _urls = [];
     private readonly List<Target> _targets = [];
     private ChildProcess _service = null!;
+    private string _benchDb = null!;
     private Uri _serviceUrl = null!;
     private ChildProcess? _nginx;
     private CpuAccount? _cpu;
@@ -61,7 +62,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
 
     public async Task<int> RunAsync()
     {
-        var benchDb = await EnsureDatabaseAsync(BenchDatabase.AdminConnectionString());
+        var benchDb = _benchDb = await EnsureDatabaseAsync(BenchDatabase.AdminConnectionString());
         await StartTargetsAsync(benchDb);
         using var http = NewHttpClient();
         _client = new StreamClient(http);

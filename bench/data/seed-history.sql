@@ -34,9 +34,10 @@ SELECT md5('session' || n)::uuid,
        now() - interval '365 days' + (n * interval '315 seconds') + interval '30 minutes'
 FROM generate_series(1, 100000) n;
 
-INSERT INTO chat_messages (id, session_id, role, content, model, status, prompt_tokens, completion_tokens, cost, created_at)
+INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, prompt_tokens, completion_tokens, cost, created_at)
 SELECT md5('message' || n || '-' || k)::uuid,
        md5('session' || n)::uuid,
+       CASE WHEN n <= 1000 THEN 'heavy' ELSE 'u' || lpad((1 + (n - 1001) % 999)::text, 3, '0') END,
        CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
        CASE WHEN k = 5 AND n % 50 = 0 THEN 'the zebracorn appears here: ' ELSE '' END ||
        'Message ' || k || ' of conversation ' || n || ': ' ||
@@ -65,4 +66,5 @@ SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM chat_session
        (SELECT count(*) FROM chat_messages) AS messages,
        (SELECT count(*) FROM chat_sessions WHERE user_id = 'heavy') AS heavy_sessions,
        (SELECT count(*) FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
-         WHERE s.user_id = 'heavy' AND m.search @@ to_tsquery('simple', 'zebracorn')) AS heavy_zebracorn_messages;
+         WHERE s.user_id = 'heavy' AND m.content LIKE '%zebracorn%') AS heavy_zebracorn_messages,
+       (SELECT count(*) FROM chat_messages WHERE owner_search @@ owner_query('heavy', to_tsquery('simple', 'quarterly'))) AS heavy_quarterly_messages;

@@ -9,6 +9,12 @@ namespace ChatSlices.Bench;
 /// <summary>One target in one run of the non-streaming throughput phase.</summary>
 public sealed record ThroughputStats(int Requests, int Failed, string? FirstError, double PerSecond, double P50Ms, double P99Ms);
 
+/// <summary>CPU per completed turn of one ChatSlices run (ms): the service's process and the PostgreSQL cluster's processes.</summary>
+public sealed record TurnCpu(double ServiceMs, double PostgresMs)
+{
+    public double TotalMs => ServiceMs + PostgresMs;
+}
+
 /// <summary>
 /// Benchmark: non-streaming throughput. Closed-loop clients on <c>POST /v1/chat/completions</c> (<c>stream: false</c>) per
 /// target: requests per second and latency, ChatSlices against the fake and the nginx hop.
@@ -16,6 +22,12 @@ public sealed record ThroughputStats(int Requests, int Failed, string? FirstErro
 public sealed partial class Bench
 {
     private readonly List<Dictionary<Target, ThroughputStats>> _throughput = [];
+    private readonly List<TurnCpu> _turnCpu = [];
+    private List<StatementStat>? _topStatements;
+    private int _topStatementsTurns;
+
+    /// <summary>Issue 15's target for the CPU per non-streaming turn, service + PostgreSQL (ms).</summary>
+    private const double TurnCpuTargetMs = 0.8;
 
     /// <summary>
     /// Non-streaming chat completions, closed loop: --throughput-concurrency clients each sending the next request as soon
@@ -24,6 +36,8 @@ public sealed partial class Bench
     private async Task ThroughputAsync()
     {
         _fake.Script = new FakeScript { Chunks = ["A short answer, sent whole."], Delay = Delay, CompletionTokens = 6 };
+        var cluster = await ClusterCpu.FindAsync(_benchDb, stop);
+        if (cluster is null) Note("the PostgreSQL cluster's processes were not found: no CPU per turn");
         var targets = _targets.Where(t => t != Target.ChatSlices).ToList();
         foreach (var target in targets) await ClosedLoopAsync(target, TimeSpan.FromSeconds(1)); // warm-up
         for (var run = 1; run <= o.Runs; run++)
@@ -33,7 +47,8 @@ public sealed partial class Bench
             for (var j = 0; j < targets.Count; j++)
             {
                 var target = targets[(run + j) % targets.Count];
-                stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
+                if (target == Target.Completions && cluster is not null) stats[target] = await MeasuredLoopAsync(cluster);
+                else stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
                 await Task.Delay(200, stop);
             }
             DrainFake();
@@ -41,6 +56,26 @@ public sealed partial class Bench
             Log($"throughput run {run}: " + string.Join("; ", stats.Select(kv => $"{kv.Key} {kv.Value.PerSecond:0} req/s, p50 {kv.Value.P50Ms:0.00} ms, p99 {kv.Value.P99Ms:0.00} ms" +
                 (kv.Value.Failed > 0 ? $", {kv.Value.Failed} FAILED ({kv.Value.FirstError})" : ""))));
         }
+    }
+
+    /// <summary>
+    /// The ChatSlices run with its CPU per completed turn (the service's and the cluster's processes, from /proc) and, when
+    /// the cluster loads it, <c>pg_stat_statements</c> of the bench database over the same span.
+    /// </summary>
+    private async Task<ThroughputStats> MeasuredLoopAsync(ClusterCpu cluster)
+    {
+        var statements = await StatementStats.ResetAsync(_benchDb, stop);
+        var (service, postgres) = (ServiceCpu(), cluster.Ms());
+        var stats = await ClosedLoopAsync(Target.Completions, TimeSpan.FromSeconds(o.ThroughputSeconds));
+        var (serviceAfter, postgresAfter) = (ServiceCpu(), cluster.Ms());
+        if (service is null || serviceAfter is null || stats.Requests == 0) return stats;
+        _turnCpu.Add(new TurnCpu((serviceAfter.Value - service.Value) / stats.Requests, (postgresAfter - postgres) / stats.Requests));
+        if (statements)
+        {
+            _topStatements = await StatementStats.TopAsync(_benchDb, 8, stop);
+            _topStatementsTurns = stats.Requests + stats.Failed;
+        }
+        return stats;
     }
 
     private async Task<ThroughputStats> ClosedLoopAsync(Target target, TimeSpan length)
@@ -83,10 +118,46 @@ public sealed partial class Bench
                          $"{Mmm([.. runs.Select(r => r[t].P50Ms)], "0.00")} ms | {Mmm([.. runs.Select(r => r[t].P99Ms)], "0.00")} ms | {runs.Sum(r => r[t].Failed)} |");
         }
         s.AppendLine();
+        TurnCpuSection(s);
+    }
+
+    private void TurnCpuSection(StringBuilder s)
+    {
+        if (_turnCpu.Count == 0) return;
+        var total = Stats.Median(_turnCpu.Select(c => c.TotalMs).ToList());
+        s.AppendLine($"CPU per completed turn of `{Target.Completions.Label()}` in the same runs (CPU time from /proc over the run ÷ turns completed; the " +
+                     "service's process, and the PostgreSQL cluster's postmaster with every process it started):");
+        s.AppendLine();
+        s.AppendLine("| service | PostgreSQL | service + PostgreSQL |");
+        s.AppendLine("|---:|---:|---:|");
+        s.AppendLine($"| {Mmm([.. _turnCpu.Select(c => c.ServiceMs)], "0.00")} ms | {Mmm([.. _turnCpu.Select(c => c.PostgresMs)], "0.00")} ms | {Mmm([.. _turnCpu.Select(c => c.TotalMs)], "0.00")} ms |");
+        s.AppendLine();
+        s.AppendLine($"**Target ≤ {TurnCpuTargetMs} ms per turn, service + PostgreSQL: {(total <= TurnCpuTargetMs ? "met" : $"missed by {total - TurnCpuTargetMs:0.00} ms")}** (median of the runs).");
+        s.AppendLine();
+        if (_topStatements is not { Count: > 0 } top)
+        {
+            s.AppendLine("`pg_stat_statements` is not loaded by the cluster: no statement breakdown.");
+            s.AppendLine();
+            return;
+        }
+        s.AppendLine($"Where PostgreSQL's time goes (`pg_stat_statements` of the bench database over the last run, {_topStatementsTurns} turns; execution time only, commits' WAL flushes are not in it):");
+        s.AppendLine();
+        s.AppendLine("| statement | calls per turn | mean ms | ms per turn |");
+        s.AppendLine("|---|---:|---:|---:|");
+        foreach (var st in top)
+            s.AppendLine($"| `{st.Query.Replace("|", "\\|")}` | {(double)st.Calls / _topStatementsTurns:0.00} | {st.MeanMs:0.000} | {st.TotalMs / _topStatementsTurns:0.000} |");
+        s.AppendLine();
     }
 
     private object ThroughputJson() => new
     {
+        cpu_per_turn_ms = new
+        {
+            service = Json([.. _turnCpu.Select(c => c.ServiceMs)]),
+            postgres = Json([.. _turnCpu.Select(c => c.PostgresMs)]),
+            total = Json([.. _turnCpu.Select(c => c.TotalMs)]),
+            target = TurnCpuTargetMs,
+        },
         clients = o.ThroughputConcurrency,
         seconds = o.ThroughputSeconds,
         targets = _throughput.SelectMany(r => r.Keys).Distinct().ToDictionary(t => t.Key(), t => new

@@ -117,12 +117,54 @@ public class MigrationTests
         {
             await TestDatabase.DropAsync(cs);
         }
+    }
 
-        static async Task Execute(NpgsqlConnection conn, string sql)
+    [Fact]
+    public async Task MessageOwnerMigration_GivesStoredMessagesTheirSessionsOwner_AndKeysTheirWordsByIt()
+    {
+        var owners = Migrator.All.Single(m => m.Name.Contains("history_search_by_owner"));
+        var cs = await TestDatabase.CreateEmptyAsync();
+        try
         {
-            await using var cmd = new NpgsqlCommand(sql, conn);
-            await cmd.ExecuteNonQueryAsync();
+            await using var db = NpgsqlDataSource.Create(cs);
+            await using var conn = await db.OpenConnectionAsync();
+            await Execute(conn, "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+            foreach (var before in Migrator.All.Where(m => m.Version < owners.Version))
+            {
+                await Execute(conn, before.Sql);
+                await Execute(conn, $"INSERT INTO schema_migrations (version, name) VALUES ({before.Version}, '{before.Name}')");
+            }
+            await Execute(conn, """
+                INSERT INTO users (id) VALUES ('old-user');
+                INSERT INTO chat_sessions (id, user_id, model) VALUES ('00000000-0000-7000-8000-000000000001', 'old-user', 'm'),
+                                                                      ('00000000-0000-7000-8000-000000000002', NULL, 'm');
+                INSERT INTO chat_messages (id, session_id, role, content) VALUES
+                    ('00000000-0000-7000-8000-0000000000a1', '00000000-0000-7000-8000-000000000001', 'user', 'O''Neil asks about the wombat'),
+                    ('00000000-0000-7000-8000-0000000000a2', '00000000-0000-7000-8000-000000000002', 'user', 'a guest asks about the wombat');
+                """);
+
+            (await new Migrator(db, NullLogger<Migrator>.Instance).MigrateAsync()).Should().Be(Migrator.All.Count(m => m.Version >= owners.Version));
+
+            await using var cmd = new NpgsqlCommand("""
+                SELECT string_agg(concat_ws('|', content, coalesce(user_id, '-'),
+                                            owner_search @@ owner_query('old-user', websearch_to_tsquery('simple', '"o''neil asks" wombat'))),
+                                  E'\n' ORDER BY id)
+                FROM chat_messages
+                """, conn);
+            ((string)(await cmd.ExecuteScalarAsync())!).Split('\n').Should().Equal(
+                "O'Neil asks about the wombat|old-user|t",
+                "a guest asks about the wombat|-");
         }
+        finally
+        {
+            await TestDatabase.DropAsync(cs);
+        }
+    }
+
+    private static async Task Execute(NpgsqlConnection conn, string sql)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
     }
 
     private static async Task<List<int>> Versions(NpgsqlConnection conn)

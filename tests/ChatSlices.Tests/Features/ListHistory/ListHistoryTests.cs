@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using ChatSlices.Tests.Support;
 using Npgsql;
@@ -26,8 +27,8 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
                 FROM generate_series(1, 25) i;
                 INSERT INTO chat_sessions (id, user_id, model, title, created_at, updated_at)
                 SELECT gen_random_uuid(), 'other', 'local-chat', 'Other ' || i, @day0, @day0 FROM generate_series(1, 3) i;
-                INSERT INTO chat_messages (id, session_id, role, content, created_at)
-                SELECT gen_random_uuid(), s.id, r.role, r.role || ' words of ' || s.title, s.created_at + r.offs
+                INSERT INTO chat_messages (id, session_id, user_id, role, content, created_at)
+                SELECT gen_random_uuid(), s.id, s.user_id, r.role, r.role || ' words of ' || s.title, s.created_at + r.offs
                 FROM chat_sessions s, (VALUES ('user', interval '1 minute'), ('assistant', interval '2 minutes')) r(role, offs);
                 UPDATE chat_messages SET content = 'we talked about a zebracorn here'
                 WHERE role = 'assistant' AND session_id = (SELECT id FROM chat_sessions WHERE title = 'Session 7');
@@ -39,9 +40,14 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
         }
     }
 
+    private readonly SeededApi _api;
     private readonly HttpClient _client;
 
-    public ListHistoryTests(SeededApi api) => _client = api.UserClient("hist");
+    public ListHistoryTests(SeededApi api)
+    {
+        _api = api;
+        _client = api.UserClient("hist");
+    }
 
     private async Task<JsonElement> HistoryAsync(string query = "") =>
         await (await _client.GetAsync("/v1/chat/history" + query)).ShouldBeJsonAsync(HttpStatusCode.OK);
@@ -119,6 +125,26 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
 
         Titles(page).Should().Equal("Session 7");
         page.GetProperty("total").GetInt64().Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Search_FindsTheWordsOfTurnsStoredThroughTheApi_ForTheirOwnerOnly()
+    {
+        var owner = _api.UserClient("hist-turns");
+        var first = await (await owner.PostAsJsonAsync("/v1/chat/stream", new { query = "tell me of the okapiberry", model = "local-chat", stream = false }))
+            .ShouldBeJsonAsync(HttpStatusCode.OK);
+        var sessionId = first.Str("session_id");
+        (await owner.PostAsJsonAsync("/v1/chat/stream", new { query = "and of the quokkafig", session_id = sessionId, model = "local-chat", stream = false }))
+            .StatusCode.Should().Be(HttpStatusCode.OK);
+
+        // The new session's question, the next question in it, and a word only the stored replies hold.
+        foreach (var word in new[] { "okapiberry", "quokkafig", "documents" })
+        {
+            var page = await (await owner.GetAsync($"/v1/chat/history?q={word}")).ShouldBeJsonAsync(HttpStatusCode.OK);
+            page.GetProperty("sessions").EnumerateArray().Select(s => s.Str("id")).Should().Equal([sessionId], word);
+        }
+        var stranger = await (await _api.UserClient("hist-stranger").GetAsync("/v1/chat/history?q=okapiberry")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        stranger.GetProperty("total").GetInt64().Should().Be(0);
     }
 
     [Fact]

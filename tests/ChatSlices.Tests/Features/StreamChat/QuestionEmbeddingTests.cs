@@ -31,4 +31,27 @@ public class QuestionEmbeddingTests(ChatApiFactory api) : IClassFixture<ChatApiF
             .Should().Be(1, "the cache was looked up and the answer stored");
         api.Upstream.EmbeddedTexts.Count(text => text == question).Should().Be(1);
     }
+
+    [Fact]
+    public async Task TheSameQuestionAgain_IsAnsweredFromTheCache_WithoutEmbeddingItAgain()
+    {
+        var assistant = (await (await api.AdminClient().PostAsJsonAsync("/v1/assistants", new
+        {
+            name = "Exact hits", instructions = "Answer briefly.", model = "fake-gpt",
+            settings = new { cache = new { similarity_threshold = 0.95, ttl_seconds = 3600 } },
+        })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+        api.Upstream.Script = new FakeScript();
+        const string question = "Which floor is the cafeteria on?";
+
+        var dones = new List<System.Text.Json.JsonElement>();
+        foreach (var _ in new[] { "asked", "asked again" })
+        {
+            var response = await api.SocketClient(Tokens.For("exact-hits")).SendAsync(ChatApiFactory.Post("/v1/chat/stream",
+                new { query = question, assistant_id = assistant, context_mode = "none", embedding_model = "fake-embed" }), HttpCompletionOption.ResponseHeadersRead);
+            dones.Add((await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync()).Single(e => e.Event == "done").Json);
+        }
+
+        dones.Select(d => d.GetProperty("cached").GetBoolean()).Should().Equal(false, true);
+        api.Upstream.EmbeddedTexts.Count(text => text == question).Should().Be(1, "the first turn embeds it for the nearest cached questions and stores it");
+    }
 }

@@ -149,6 +149,29 @@ public class StreamChatValidationTests(ChatApiFactory api) : IClassFixture<ChatA
     }
 
     [Fact]
+    public async Task SeveralUnknownReferences_Are404_NamingTheFirstCheckedOfSessionAssistantPromptDocument()
+    {
+        var client = api.SocketClient(Tokens.For("v-refs"));
+        var created = await client.PostAsJsonAsync("/v1/chat/stream", new { query = "first", model = "local-chat", stream = false });
+        var sessionId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["session_id"]!.GetValue<string>();
+        Guid Unknown() => Guid.NewGuid();
+
+        (object Body, string Named)[] cases =
+        [
+            (new { session_id = Unknown(), assistant_id = Unknown(), prompt_id = Unknown(), document_ids = new[] { Unknown() } }, "Session"),
+            (new { session_id = sessionId, assistant_id = Unknown(), prompt_id = Unknown(), document_ids = new[] { Unknown() } }, "Assistant"),
+            (new { session_id = sessionId, prompt_id = Unknown(), document_ids = new[] { Unknown() } }, "Prompt"),
+            (new { query = "x", session_id = sessionId, document_ids = new[] { Unknown() } }, "Document"),
+        ];
+        foreach (var (body, named) in cases)
+        {
+            var problem = await (await client.PostAsJsonAsync("/v1/chat/stream", body)).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+            problem.GetProperty("detail").GetString().Should().Be($"{named} was not found.");
+        }
+        (await api.ScalarAsync<long>("SELECT count(*) FROM chat_messages WHERE session_id = @id::uuid", new { id = sessionId })).Should().Be(2);
+    }
+
+    [Fact]
     public async Task AnotherUsersSession_Is404_ForThemAndForGuests_AndNothingIsStored()
     {
         var owner = api.SocketClient(Tokens.For("owner"));
