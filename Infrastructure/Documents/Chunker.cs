@@ -6,17 +6,17 @@ namespace ChatSlices.Infrastructure.Documents;
 public sealed record ChunkDraft(int Ordinal, int PageFrom, int PageTo, string Content);
 
 /// <summary>
-/// Page-aware chunks of about <c>targetTokens</c>, cut at sentence ends (preferably paragraph ends), each starting
-/// with the last sentences of the previous one (about <c>overlap</c> of a chunk). A chunk that runs over a page break
-/// records both pages.
+/// Page-aware chunks of at most <c>targetTokens</c> in the embedding model's tokens, cut at sentence ends (preferably
+/// paragraph ends), each starting with the last sentences of the previous one (about <c>overlap</c> of a chunk). A chunk
+/// that runs over a page break records both pages.
 /// </summary>
 public static partial class Chunker
 {
     private sealed record Sentence(int Page, string Text, bool EndsParagraph, int Tokens);
 
-    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap)
+    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap, TokenCounter counter)
     {
-        var sentences = Sentences(pages, targetTokens).ToList();
+        var sentences = Sentences(pages, targetTokens, counter).ToList();
         var chunks = new List<ChunkDraft>();
         var current = new List<Sentence>();
         var tokens = 0;
@@ -40,6 +40,12 @@ public static partial class Chunker
         foreach (var sentence in sentences)
         {
             if (fresh > 0 && tokens + sentence.Tokens > targetTokens) { Emit(); fresh = 0; }
+            // The overlap gives way to a long sentence: a chunk never outgrows the embedding model's window.
+            while (fresh == 0 && current.Count > 0 && tokens + sentence.Tokens > targetTokens)
+            {
+                tokens -= current[0].Tokens;
+                current.RemoveAt(0);
+            }
             current.Add(sentence);
             tokens += sentence.Tokens;
             fresh++;
@@ -49,7 +55,7 @@ public static partial class Chunker
         return chunks;
     }
 
-    private static IEnumerable<Sentence> Sentences(IReadOnlyList<string> pages, int targetTokens)
+    private static IEnumerable<Sentence> Sentences(IReadOnlyList<string> pages, int targetTokens, TokenCounter counter)
     {
         for (var p = 0; p < pages.Count; p++)
         {
@@ -57,25 +63,26 @@ public static partial class Chunker
             {
                 var flat = Whitespace().Replace(paragraph, " ").Trim();
                 if (flat.Length == 0) continue;
-                var parts = SentenceEnd().Split(flat).SelectMany(s => Pieces(s, targetTokens)).ToList();
+                var parts = SentenceEnd().Split(flat).SelectMany(s => Pieces(s, targetTokens, counter)).ToList();
+                // One token more per sentence: joining sentences may cost one where a tokenizer does not split at spaces.
                 for (var i = 0; i < parts.Count; i++)
-                    yield return new Sentence(p + 1, parts[i], i == parts.Count - 1, TokenEstimator.Count(parts[i]) + 1);
+                    yield return new Sentence(p + 1, parts[i], i == parts.Count - 1, counter.Count(parts[i]) + 1);
             }
         }
     }
 
     /// <summary>A "sentence" longer than a chunk (a table, a run-on line) is cut by words.</summary>
-    private static IEnumerable<string> Pieces(string sentence, int targetTokens)
+    private static IEnumerable<string> Pieces(string sentence, int targetTokens, TokenCounter counter)
     {
-        if (TokenEstimator.Count(sentence) <= targetTokens) { yield return sentence; yield break; }
-        var words = sentence.Split(' ');
+        if (counter.Count(sentence) < targetTokens) { yield return sentence; yield break; }
         var piece = new List<string>();
-        var length = 0;
-        foreach (var word in words)
+        var tokens = 0;
+        foreach (var word in sentence.Split(' '))
         {
-            if (length + word.Length > targetTokens * 4 && piece.Count > 0) { yield return string.Join(' ', piece); piece.Clear(); length = 0; }
+            var cost = counter.Count(word) + 1;
+            if (tokens + cost >= targetTokens && piece.Count > 0) { yield return string.Join(' ', piece); piece.Clear(); tokens = 0; }
             piece.Add(word);
-            length += word.Length + 1;
+            tokens += cost;
         }
         if (piece.Count > 0) yield return string.Join(' ', piece);
     }
