@@ -14,6 +14,13 @@ public static partial class Chunker
 {
     private sealed record Sentence(int Page, string Text, bool EndsParagraph, int Tokens);
 
+    /// <summary>
+    /// Chunks for <paramref name="model"/>: <c>Uploads:ChunkTokens</c> of its own tokens, or fewer where its window is
+    /// smaller (the window also holds its start and end tokens): a model reads no further than its window.
+    /// </summary>
+    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, ModelSpec model, UploadSettings settings) =>
+        Split(pages, Math.Min(settings.ChunkTokens, model.ContextWindow - 2), settings.ChunkOverlap, model.Tokens());
+
     public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap, TokenCounter counter)
     {
         var sentences = Sentences(pages, targetTokens, counter).ToList();

@@ -132,7 +132,7 @@ public sealed class DocumentIngestion(
         if (extracted.Failure is { } failure) return failure;
         var pdf = extracted.Value!;
         var model = DefaultEmbeddingModel;
-        var chunks = Split(pdf.Pages, model);
+        var chunks = Chunker.Split(pdf.Pages, model, uploads.Value);
         var embedded = await EmbedAsync(model, chunks, ct);
 
         var id = Guid.CreateVersion7();
@@ -184,7 +184,7 @@ public sealed class DocumentIngestion(
         }
         foreach (var document in missing)
         {
-            var chunks = Split(document.Pages, model);
+            var chunks = Chunker.Split(document.Pages, model, uploads.Value);
             var embedded = await EmbedAsync(model, chunks, ct);
             var metadata = JsonDocument.Parse(document.Metadata).RootElement;
             await using var tx = await conn.BeginTransactionAsync(ct);
@@ -201,13 +201,6 @@ public sealed class DocumentIngestion(
         await using var conn = await db.OpenConnectionAsync(ct);
         return await conn.QuerySingleOrDefaultAsync<FileView>(new CommandDefinition(FindSql, new { Sha256 = sha256, owner.SessionId, owner.AssistantId }, cancellationToken: ct));
     }
-
-    /// <summary>
-    /// Chunks of <c>Uploads:ChunkTokens</c> in the embedding model's own tokens, or fewer where its window is smaller (it
-    /// holds the text between its start and end tokens): a model reads no further than its window.
-    /// </summary>
-    private List<ChunkDraft> Split(IReadOnlyList<string> pages, ModelSpec model) =>
-        Chunker.Split(pages, Math.Min(uploads.Value.ChunkTokens, model.ContextWindow - 2), uploads.Value.ChunkOverlap, model.Tokens());
 
     /// <summary>The chunks' vectors in batches, with the input tokens the provider reports (estimated where it reports none: local models).</summary>
     private async Task<Embedded> EmbedAsync(ModelSpec model, List<ChunkDraft> chunks, CancellationToken ct)

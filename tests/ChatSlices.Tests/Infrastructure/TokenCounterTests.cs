@@ -4,26 +4,14 @@ namespace ChatSlices.Tests.Infrastructure;
 
 public class TokenCounterTests
 {
-    // Reference counts from OpenAI's tiktoken (o200k_base and cl100k_base) and Hugging Face's all-MiniLM-L6-v2 tokenizer
-    // (without [CLS] and [SEP]), for a fixed set of texts.
-    public static TheoryData<string, string, int> Reference => new()
+    /// <summary>Data/token-counts.tsv (shared with bench/models): reference counts of tiktoken and of MiniLM's tokenizer.</summary>
+    public static TheoryData<string, string, int> Reference()
     {
-        { "o200k_base", "hello world", 2 },
-        { "cl100k_base", "hello world", 2 },
-        { "o200k_base", "tiktoken is great!", 6 },
-        { "cl100k_base", "tiktoken is great!", 6 },
-        { "o200k_base", "The quick brown fox jumps over the lazy dog.", 10 },
-        { "cl100k_base", "The quick brown fox jumps over the lazy dog.", 10 },
-        { "cl100k_base", "antidisestablishmentarianism", 6 },
-        { "o200k_base", "antidisestablishmentarianism", 6 },
-        { "cl100k_base", "2 + 2 = 4", 7 },
-        { "o200k_base", "2 + 2 = 4", 7 },
-        { "cl100k_base", "お誕生日おめでとう", 9 },
-        { "o200k_base", "お誕生日おめでとう", 8 },
-        { "minilm_wordpiece", "hello world", 2 },
-        { "minilm_wordpiece", "Unbelievable tokenization.", 4 },
-        { "minilm_wordpiece", "How do I enable two-factor authentication?", 9 },
-    };
+        var data = new TheoryData<string, string, int>();
+        foreach (var f in File.ReadLines(Path.Combine(AppContext.BaseDirectory, "Data", "token-counts.tsv")).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split('\t')))
+            data.Add(f[0], f[2], int.Parse(f[1]));
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Reference))]
