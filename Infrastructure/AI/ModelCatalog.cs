@@ -81,8 +81,10 @@ public sealed class ModelCatalog(IOptionsMonitor<List<ModelSpec>> models, Upstre
         !string.IsNullOrWhiteSpace(ai.Value.DefaultModel) ? ai.Value.DefaultModel
         : upstream.Current.FirstOrDefault(m => m.Kind == ModelKind.Chat)?.Id ?? LocalChat;
 
+    /// <summary>The model of that id and kind; an embedding model only with its <see cref="ModelSpec.Dimensions"/> (vectors are stored by length).</summary>
     public ModelSpec? Find(string? id, ModelKind kind) =>
-        id is null ? null : All.FirstOrDefault(m => m.Kind == kind && string.Equals(m.Id, id, StringComparison.Ordinal));
+        id is null ? null : All.FirstOrDefault(m => m.Kind == kind && string.Equals(m.Id, id, StringComparison.Ordinal)
+                                                    && (kind == ModelKind.Chat || m.Dimensions > 0));
 
     /// <summary>The model, or the one 400 every slice answers for a name the catalog does not have.</summary>
     public Outcome<ModelSpec> Require(string? id, ModelKind kind) =>

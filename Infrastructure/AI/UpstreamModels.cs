@@ -52,8 +52,7 @@ public sealed partial class UpstreamModels(IHttpClientFactory http, IOptions<AiS
             _models = Parse(json.RootElement);
             LogRead(_models.Count);
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException
-                                      || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (!ct.IsCancellationRequested) // whatever the endpoint did (refused, timed out, answered nonsense)
         {
             LogFailed(e, settings.Value.Endpoint);
         }

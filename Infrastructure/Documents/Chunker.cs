@@ -78,20 +78,28 @@ public static partial class Chunker
         }
     }
 
-    /// <summary>A "sentence" longer than a chunk (a table, a run-on line) is cut by words.</summary>
+    /// <summary>
+    /// A "sentence" longer than a chunk (a table, a run-on line) is cut by words: a first guess from its tokens per word,
+    /// then fewer words until the piece fits (a few counts per piece, not one per word: counting is the slow part).
+    /// </summary>
     private static IEnumerable<string> Pieces(string sentence, int targetTokens, TokenCounter counter)
     {
-        if (counter.Count(sentence) < targetTokens) { yield return sentence; yield break; }
-        var piece = new List<string>();
-        var tokens = 0;
-        foreach (var word in sentence.Split(' '))
+        var tokens = counter.Count(sentence);
+        if (tokens < targetTokens) { yield return sentence; yield break; }
+        var words = sentence.Split(' ');
+        var guess = Math.Max(1, (int)(targetTokens * 0.9 * words.Length / tokens));
+        for (var start = 0; start < words.Length;)
         {
-            var cost = counter.Count(word) + 1;
-            if (tokens + cost >= targetTokens && piece.Count > 0) { yield return string.Join(' ', piece); piece.Clear(); tokens = 0; }
-            piece.Add(word);
-            tokens += cost;
+            var take = Math.Min(guess, words.Length - start);
+            var piece = string.Join(' ', words, start, take);
+            while (take > 1 && counter.Count(piece) >= targetTokens)
+            {
+                take = Math.Max(1, take * 4 / 5);
+                piece = string.Join(' ', words, start, take);
+            }
+            yield return piece;
+            start += take;
         }
-        if (piece.Count > 0) yield return string.Join(' ', piece);
     }
 
     [GeneratedRegex(@"\n[ \t]*\n")]

@@ -62,6 +62,14 @@ public class UpstreamModelsTests(UpstreamApiFactory api) : IClassFixture<Upstrea
     }
 
     [Fact]
+    public async Task ADiscoveredEmbeddingModel_CannotEmbed_UntilConfiguredWithItsDimensions()
+    {
+        var response = await api.UserClient("embedder").PostAsJsonAsync("/v1/chat/stream", new { query = "Hi", embedding_model = "nomic-embed-text", stream = false });
+
+        (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).Str("code").Should().Be("model_not_found");
+    }
+
+    [Fact]
     public async Task TheListIsReadAgain_EveryRefreshInterval()
     {
         api.Upstream.Models = [.. api.Upstream.Models, new("mistral-small", "mistralai")];
