@@ -59,7 +59,7 @@ internal static class CachePairs
                 var hits = pairs.Select((p, i) => Hits(p, similarities[i], threshold, guarded)).ToArray();
                 var wrong = pairs.Where((p, i) => hits[i] && !p.ShouldHit).ToList();
                 var right = pairs.Where((p, i) => hits[i] && p.ShouldHit).Count();
-                var mark = threshold == chosen && guarded ? " **(default)**" : "";
+                var mark = threshold == chosen && guarded && embedder is MiniLmEmbeddingGenerator ? " **(default)**" : "";
                 Console.WriteLine($"| {name} | {threshold:0.00}{mark} | {(guarded ? "on" : "off")} | {wrong.Count} of {pairs.Count - paraphrases} " +
                                   $"({string.Join(", ", wrong.GroupBy(p => p.Kind).Select(g => $"{g.Count()} {g.Key}"))}) | {right} of {paraphrases} ({100.0 * right / paraphrases:0}%) |");
             }
