@@ -18,7 +18,18 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private const int Batch = 16;
 
     // The weights are read-only and the ONNX session is thread-safe: one per process, loaded on first use (~1 s, ~90 MB).
-    private static readonly Lazy<SentenceEncoder> Encoder = new(() => new SentenceEncoder());
+    private static readonly Lazy<SentenceEncoder> Encoder = new(() => new SentenceEncoder(Options()));
+
+    /// <summary>
+    /// ONNX Runtime's worker threads spin while they wait for work by default: CPU the service's requests need (measured:
+    /// a question's embedding took 40 ms with spinning against 18 ms without on a busy machine, for the same CPU time).
+    /// </summary>
+    private static Microsoft.ML.OnnxRuntime.SessionOptions Options()
+    {
+        var options = new Microsoft.ML.OnnxRuntime.SessionOptions();
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
+    }
 
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
