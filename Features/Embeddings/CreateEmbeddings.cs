@@ -81,7 +81,8 @@ public sealed class CreateEmbeddings : ICarterModule
                 throw RequestValidationException.For("dimensions", $"Model {spec.Id} gives {spec.Dimensions} dimensions; leave dimensions out or send {spec.Dimensions}.");
 
             var texts = command.Texts;
-            var tokens = texts.Sum(TokenEstimator.Count);
+            var counter = spec.Tokens();
+            var tokens = texts.Sum(counter.Count);
             var reservation = await quota.ReserveAsync(command.Caller, tokens, ct);
             if (reservation.Failure is { } overQuota) return overQuota;
             long used = 0;

@@ -6,7 +6,6 @@ using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
 using Dapper;
 using MediatR;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace ChatSlices.Features.Sessions;
@@ -30,7 +29,7 @@ public static class CreateSession
         SELECT {SessionViews.SessionColumns} FROM s
         """;
 
-    public sealed class Handler(NpgsqlDataSource db, ModelCatalog catalog, IOptions<AiSettings> ai) : IRequestHandler<Command, Outcome<SessionView>>
+    public sealed class Handler(NpgsqlDataSource db, ModelCatalog catalog) : IRequestHandler<Command, Outcome<SessionView>>
     {
         public async Task<Outcome<SessionView>> Handle(Command command, CancellationToken ct)
         {
@@ -39,7 +38,7 @@ public static class CreateSession
             AssistantProfile? assistant = null;
             if (body.AssistantId is { } assistantId && (assistant = await AssistantProfile.LoadAsync(conn, assistantId, ct)) is null)
                 return Failure.NotFound("Assistant");
-            var model = body.Model ?? assistant?.Model ?? ai.Value.DefaultModel;
+            var model = body.Model ?? assistant?.Model ?? catalog.DefaultChatModel;
             if (catalog.Require(model, ModelKind.Chat).Failure is { } unknown) return unknown;
 
             var session = await conn.QuerySingleAsync<SessionView>(new CommandDefinition(Sql, new

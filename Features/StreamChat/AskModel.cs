@@ -3,7 +3,6 @@ using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Usage;
 using MediatR;
-using Microsoft.Extensions.Options;
 using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
 
@@ -23,14 +22,14 @@ public static class AskModel
 
     public sealed record Answer(string Text, long TokensUsed, string Model);
 
-    public sealed class Handler(ModelCatalog catalog, RunModel run, TokenQuota quota, UsageLedger ledger, IOptions<AiSettings> ai, ILogger<Handler> logger)
+    public sealed class Handler(ModelCatalog catalog, RunModel run, TokenQuota quota, UsageLedger ledger, ILogger<Handler> logger)
         : IRequestHandler<Query, Outcome<Answer>>
     {
         public async Task<Outcome<Answer>> Handle(Query query, CancellationToken ct)
         {
-            var model = catalog.Require(query.Model ?? ai.Value.DefaultModel, ModelKind.Chat);
+            var model = catalog.Require(query.Model ?? catalog.DefaultChatModel, ModelKind.Chat);
             if (model.Failure is { } unknown) return unknown;
-            var reservation = await quota.ReserveAsync(query.Caller, TokenEstimator.CountMessage(query.Text) + query.MaxOutputTokens, ct);
+            var reservation = await quota.ReserveAsync(query.Caller, model.Value!.Tokens().CountMessage(query.Text) + query.MaxOutputTokens, ct);
             if (reservation.Failure is { } overQuota) return overQuota;
 
             long used = 0;
@@ -41,7 +40,7 @@ public static class AskModel
                 prompt.AddUserMessage(query.Text);
                 var settings = new OpenAIPromptExecutionSettings { ModelId = model.Value!.ProviderModel ?? model.Value.Id, MaxTokens = query.MaxOutputTokens };
                 var reply = await run.CompleteAsync(model.Value, prompt, settings, ct);
-                var tokens = reply.Count(prompt);
+                var tokens = reply.Count(prompt, model.Value.Tokens());
                 spent = tokens;
                 used = tokens.Prompt + tokens.Completion;
                 if (reply.Failure is { } failed)

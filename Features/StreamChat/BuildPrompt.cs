@@ -12,15 +12,15 @@ namespace ChatSlices.Features.StreamChat;
 public static class BuildPrompt
 {
     public static ChatHistory For(TurnPrompt turn, IReadOnlyList<Passage> passages) =>
-        Fit(WithContext(turn.SystemPrompt, passages), turn.History, turn.UserText, turn.Budget);
+        Fit(WithContext(turn.SystemPrompt, passages), turn.History, turn.UserText, turn.Budget, turn.Tokens);
 
-    public static ChatHistory Fit(string? systemPrompt, IEnumerable<PastTurn> history, string userTurn, int budget)
+    public static ChatHistory Fit(string? systemPrompt, IEnumerable<PastTurn> history, string userTurn, int budget, TokenCounter tokens)
     {
-        var used = TokenEstimator.CountMessage(systemPrompt) + TokenEstimator.CountMessage(userTurn);
+        var used = tokens.CountMessage(systemPrompt) + tokens.CountMessage(userTurn);
         var kept = new List<PastTurn>();
         foreach (var turn in history.Reverse())
         {
-            used += TokenEstimator.CountMessage(turn.Content);
+            used += tokens.CountMessage(turn.Content);
             if (used > budget) break;
             kept.Add(turn);
         }

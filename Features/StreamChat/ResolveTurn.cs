@@ -69,7 +69,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 
         var modelId = body.EffectiveModel
             ?? (session is not null && catalog.Find(session.Model, ModelKind.Chat) is not null ? session.Model : null)
-            ?? assistant?.Model ?? ai.Value.DefaultModel;
+            ?? assistant?.Model ?? catalog.DefaultChatModel;
         var model = catalog.Require(modelId, ModelKind.Chat);
         if (model.Failure is { } unknownModel) return unknownModel;
 
@@ -82,8 +82,8 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 
         var maxTokens = Math.Min(body.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
         var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
-            model.Value.ContextWindow - maxTokens);
-        if (TokenEstimator.CountMessage(prompt.SystemPrompt) + TokenEstimator.CountMessage(prompt.UserText) > prompt.Budget)
+            model.Value.ContextWindow - maxTokens, model.Value.Tokens());
+        if (prompt.Tokens.CountMessage(prompt.SystemPrompt) + prompt.Tokens.CountMessage(prompt.UserText) > prompt.Budget)
             throw RequestValidationException.For(body.SystemPrompt is not null ? "system_prompt" : body.Messages is not null ? "messages" : "query",
                 $"The system prompt and the question need more than the {prompt.Budget} tokens that model {model.Value.Id} leaves for the prompt after max_tokens.");
 
@@ -160,7 +160,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
     {
         var mode = body.ContextMode ?? "rag";
         var retrieval = mode == "none" ? null : new RetrievalRequest(ids.SessionId, assistant?.Id, mode, body.RagConfig,
-            body.AttachmentConfig, body.DocumentIds, embeddingModel, prompt.UserText, prompt.Budget / 2);
+            body.AttachmentConfig, body.DocumentIds, embeddingModel, prompt.UserText, prompt.Budget / 2, prompt.Tokens);
         // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents.
         var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && !documentsNamed;
         var cacheKey = cacheable
@@ -172,8 +172,8 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
     /// <summary>The prompt as far as known, plus what retrieval may add: the quota is reserved for the worst case.</summary>
     private static long QuotaEstimate(TurnPrompt prompt, bool retrieves)
     {
-        var known = TokenEstimator.CountMessage(prompt.SystemPrompt) + TokenEstimator.CountMessage(prompt.UserText)
-                    + prompt.History.Sum(t => TokenEstimator.CountMessage(t.Content));
+        var known = prompt.Tokens.CountMessage(prompt.SystemPrompt) + prompt.Tokens.CountMessage(prompt.UserText)
+                    + prompt.History.Sum(t => prompt.Tokens.CountMessage(t.Content));
         return Math.Min(known + (retrieves ? prompt.Budget / 2 : 0), prompt.Budget);
     }
 }

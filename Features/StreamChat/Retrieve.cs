@@ -14,7 +14,7 @@ public sealed record Passage(Guid DocumentId, string Title, int Page, Guid? Chun
 /// <summary>What to retrieve for one turn.</summary>
 public sealed record RetrievalRequest(
     Guid SessionId, Guid? AssistantId, string Mode, RagConfig? Rag, AttachmentConfig? Attachments, IReadOnlyList<Guid>? DocumentIds,
-    ModelSpec EmbeddingModel, string Question, int TokenBudget);
+    ModelSpec EmbeddingModel, string Question, int TokenBudget, TokenCounter ChatTokens);
 
 /// <summary>
 /// Context for a chat turn, per <c>context_mode</c>: <c>rag</c> (vector search over the session's and the
@@ -39,19 +39,19 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
         if (request.Mode == "document") passages.AddRange(await WholeDocumentsAsync(request, request.DocumentIds ?? [], null, "document", ct));
         if (request.Mode is "rag" or "hybrid")
             passages.AddRange((await RagAsync(request, question, ct)).Where(p => passages.All(q => q.ChunkId != p.ChunkId || p.ChunkId is null)));
-        return WithinBudget(passages, request.TokenBudget);
+        return WithinBudget(passages, request.TokenBudget, request.ChatTokens);
     }
 
-    private static List<Passage> WithinBudget(IEnumerable<Passage> passages, int budget)
+    private static List<Passage> WithinBudget(IEnumerable<Passage> passages, int budget, TokenCounter tokens)
     {
         var kept = new List<Passage>();
         var used = 0;
         foreach (var passage in passages)
         {
-            var tokens = TokenEstimator.CountMessage(passage.Content);
-            if (used + tokens > budget) break;
+            var cost = tokens.CountMessage(passage.Content);
+            if (used + cost > budget) break;
             kept.Add(passage);
-            used += tokens;
+            used += cost;
         }
         return kept;
     }
@@ -209,7 +209,7 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
             var found = attachment.IncludeFullContent == false
                 ? await BestExcerptsAsync(request, question, id, ct)
                 : await WholeDocumentsAsync(request, [id], attachment.Title, "attachment", ct);
-            passages.AddRange(WithinBudget(found, budget));
+            passages.AddRange(WithinBudget(found, budget, request.ChatTokens));
         }
         return passages;
     }

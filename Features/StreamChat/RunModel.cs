@@ -17,10 +17,10 @@ public sealed class ModelReply
     public (int Input, int Output)? Usage { get; set; }
     public ChatFailed? Failure { get; set; }
 
-    /// <summary>The provider's usage, or our estimate (flagged) when it reported none.</summary>
-    public TokenCount Count(ChatHistory prompt) => Usage is { } usage
+    /// <summary>The provider's usage, or our count in the model's tokenizer (flagged as estimated) when it reported none.</summary>
+    public TokenCount Count(ChatHistory prompt, TokenCounter tokens) => Usage is { } usage
         ? new TokenCount(usage.Input, usage.Output, Estimated: false)
-        : new TokenCount(prompt.Sum(m => TokenEstimator.CountMessage(m.Content)), TokenEstimator.Count(Text.ToString()), Estimated: true);
+        : new TokenCount(prompt.Sum(m => tokens.CountMessage(m.Content)), tokens.Count(Text.ToString()), Estimated: true);
 }
 
 /// <summary>

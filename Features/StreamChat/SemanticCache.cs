@@ -123,7 +123,7 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
         return await conn.ExecuteAsync(new CommandDefinition("DELETE FROM semantic_cache WHERE expires_at <= now()", cancellationToken: ct));
     }
 
-    private static string Normalize(string question) =>
+    public static string Normalize(string question) =>
         question.ToLowerInvariant().CollapseWhitespace().TrimEnd('?', '!', '.', ' ');
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));

@@ -107,7 +107,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
         // those built from nothing private: decided by what this turn used, not by what the session holds by now.
         if (plan.Context.CacheKey is { } key && ready.Shareable && reply.FinishReason is null or "stop" && reply.Text.Length > 0)
             await cache.RememberAsync(key, question, reply.Text.ToString(), ready.Citations);
-        var tokens = reply.Count(ready.Prompt);
+        var tokens = reply.Count(ready.Prompt, plan.Model.Tokens());
         yield return new UsageReported(tokens.Prompt, tokens.Completion, tokens.Prompt + tokens.Completion,
             plan.Model.Cost(tokens.Prompt, tokens.Completion), tokens.Estimated);
         yield return new Done(true, plan.Ids.SessionId, plan.Ids.MessageId, reply.FinishReason ?? "stop", Cached: false);
@@ -151,7 +151,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
 
     private static StoredReply Stored(TurnPlan plan, PreparedReply ready, string status, string? error)
     {
-        var tokens = ready.Reply.Count(ready.Prompt);
+        var tokens = ready.Reply.Count(ready.Prompt, plan.Model.Tokens());
         return new StoredReply(ready.Reply.Text.ToString(), status, error, ready.Reply.FinishReason, tokens,
             plan.Model.Cost(tokens.Prompt, tokens.Completion), ready.Citations);
     }

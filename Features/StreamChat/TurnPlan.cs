@@ -25,8 +25,11 @@ public sealed record TurnOwner(string? UserId, string? ApplicationId, Guid? Assi
 
 public sealed record PastTurn(string Role, string Content);
 
-/// <summary>The parts of the prompt before context is added; <paramref name="Budget"/> is what the model's window leaves for it.</summary>
-public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> History, string UserText, Guid? PromptId, int Budget)
+/// <summary>
+/// The parts of the prompt before context is added; <paramref name="Budget"/> is what the model's window leaves for it,
+/// in the tokens of the model's tokenizer (<paramref name="Tokens"/>).
+/// </summary>
+public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> History, string UserText, Guid? PromptId, int Budget, TokenCounter Tokens)
 {
     public string Title
     {

@@ -13,7 +13,10 @@ public sealed class AiSettings
     public string? Endpoint { get; set; }
 
     public string? ApiKey { get; set; }
-    public string DefaultModel { get; set; } = "local-chat";
+
+    /// <summary>Chat model of turns that name none; unset: the first chat model the <c>openai</c> endpoint lists, else <c>local-chat</c>.</summary>
+    public string? DefaultModel { get; set; }
+
     public string EmbeddingModel { get; set; } = "local-embed";
 
     /// <summary>How long the provider may take to send the first token of a reply.</summary>
@@ -23,4 +26,8 @@ public sealed class AiSettings
     /// <summary>How long a whole reply may take.</summary>
     [Range(0.001, 86_400)]
     public double ReplyTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>How often the <c>openai</c> endpoint's model list is read again.</summary>
+    [Range(0.01, 10_080)]
+    public double ModelRefreshMinutes { get; set; } = 10;
 }

@@ -18,7 +18,7 @@ public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatCompl
 {
     private readonly Lazy<OpenAIClient> _openAi = new(() => CreateOpenAiClient(settings.Value));
     private readonly ConcurrentDictionary<string, Kernel> _kernels = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, LocalEmbeddingGenerator> _localEmbedders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IEmbeddingGenerator<string, Embedding<float>>> _localEmbedders = new(StringComparer.Ordinal);
 
     public IChatCompletionService ChatService(ModelSpec model) => ProviderOf(model) switch
     {
@@ -30,7 +30,7 @@ public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatCompl
 
     public IEmbeddingGenerator<string, Embedding<float>> Embedder(ModelSpec model) => ProviderOf(model) switch
     {
-        "local" => _localEmbedders.GetOrAdd(model.Id, _ => new LocalEmbeddingGenerator(model.Dimensions ?? 384)),
+        "local" => _localEmbedders.GetOrAdd(model.Id, _ => LocalEmbedders.Create(model)),
         _ => _kernels.GetOrAdd("embed:" + ProviderName(model),
                 _ => Kernel.CreateBuilder().AddOpenAIEmbeddingGenerator(ProviderName(model), _openAi.Value).Build())
             .GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),

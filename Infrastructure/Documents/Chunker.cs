@@ -6,17 +6,24 @@ namespace ChatSlices.Infrastructure.Documents;
 public sealed record ChunkDraft(int Ordinal, int PageFrom, int PageTo, string Content);
 
 /// <summary>
-/// Page-aware chunks of about <c>targetTokens</c>, cut at sentence ends (preferably paragraph ends), each starting
-/// with the last sentences of the previous one (about <c>overlap</c> of a chunk). A chunk that runs over a page break
-/// records both pages.
+/// Page-aware chunks of at most <c>targetTokens</c> in the embedding model's tokens, cut at sentence ends (preferably
+/// paragraph ends), each starting with the last sentences of the previous one (about <c>overlap</c> of a chunk). A chunk
+/// that runs over a page break records both pages.
 /// </summary>
 public static partial class Chunker
 {
     private sealed record Sentence(int Page, string Text, bool EndsParagraph, int Tokens);
 
-    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap)
+    /// <summary>
+    /// Chunks for <paramref name="model"/>: <c>Uploads:ChunkTokens</c> of its own tokens, or fewer where its window is
+    /// smaller (the window also holds its start and end tokens): a model reads no further than its window.
+    /// </summary>
+    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, ModelSpec model, UploadSettings settings) =>
+        Split(pages, Math.Min(settings.ChunkTokens, model.ContextWindow - 2), settings.ChunkOverlap, model.Tokens());
+
+    public static List<ChunkDraft> Split(IReadOnlyList<string> pages, int targetTokens, double overlap, TokenCounter counter)
     {
-        var sentences = Sentences(pages, targetTokens).ToList();
+        var sentences = Sentences(pages, targetTokens, counter).ToList();
         var chunks = new List<ChunkDraft>();
         var current = new List<Sentence>();
         var tokens = 0;
@@ -40,6 +47,12 @@ public static partial class Chunker
         foreach (var sentence in sentences)
         {
             if (fresh > 0 && tokens + sentence.Tokens > targetTokens) { Emit(); fresh = 0; }
+            // The overlap gives way to a long sentence: a chunk never outgrows the embedding model's window.
+            while (fresh == 0 && current.Count > 0 && tokens + sentence.Tokens > targetTokens)
+            {
+                tokens -= current[0].Tokens;
+                current.RemoveAt(0);
+            }
             current.Add(sentence);
             tokens += sentence.Tokens;
             fresh++;
@@ -49,7 +62,7 @@ public static partial class Chunker
         return chunks;
     }
 
-    private static IEnumerable<Sentence> Sentences(IReadOnlyList<string> pages, int targetTokens)
+    private static IEnumerable<Sentence> Sentences(IReadOnlyList<string> pages, int targetTokens, TokenCounter counter)
     {
         for (var p = 0; p < pages.Count; p++)
         {
@@ -57,27 +70,36 @@ public static partial class Chunker
             {
                 var flat = Whitespace().Replace(paragraph, " ").Trim();
                 if (flat.Length == 0) continue;
-                var parts = SentenceEnd().Split(flat).SelectMany(s => Pieces(s, targetTokens)).ToList();
+                var parts = SentenceEnd().Split(flat).SelectMany(s => Pieces(s, targetTokens, counter)).ToList();
+                // One token more per sentence: joining sentences may cost one where a tokenizer does not split at spaces.
                 for (var i = 0; i < parts.Count; i++)
-                    yield return new Sentence(p + 1, parts[i], i == parts.Count - 1, TokenEstimator.Count(parts[i]) + 1);
+                    yield return new Sentence(p + 1, parts[i], i == parts.Count - 1, counter.Count(parts[i]) + 1);
             }
         }
     }
 
-    /// <summary>A "sentence" longer than a chunk (a table, a run-on line) is cut by words.</summary>
-    private static IEnumerable<string> Pieces(string sentence, int targetTokens)
+    /// <summary>
+    /// A "sentence" longer than a chunk (a table, a run-on line) is cut by words: a first guess from its tokens per word,
+    /// then fewer words until the piece fits (a few counts per piece, not one per word: counting is the slow part).
+    /// </summary>
+    private static IEnumerable<string> Pieces(string sentence, int targetTokens, TokenCounter counter)
     {
-        if (TokenEstimator.Count(sentence) <= targetTokens) { yield return sentence; yield break; }
+        var tokens = counter.Count(sentence);
+        if (tokens < targetTokens) { yield return sentence; yield break; }
         var words = sentence.Split(' ');
-        var piece = new List<string>();
-        var length = 0;
-        foreach (var word in words)
+        var guess = Math.Max(1, (int)(targetTokens * 0.9 * words.Length / tokens));
+        for (var start = 0; start < words.Length;)
         {
-            if (length + word.Length > targetTokens * 4 && piece.Count > 0) { yield return string.Join(' ', piece); piece.Clear(); length = 0; }
-            piece.Add(word);
-            length += word.Length + 1;
+            var take = Math.Min(guess, words.Length - start);
+            var piece = string.Join(' ', words, start, take);
+            while (take > 1 && counter.Count(piece) >= targetTokens)
+            {
+                take = Math.Max(1, take * 4 / 5);
+                piece = string.Join(' ', words, start, take);
+            }
+            yield return piece;
+            start += take;
         }
-        if (piece.Count > 0) yield return string.Join(' ', piece);
     }
 
     [GeneratedRegex(@"\n[ \t]*\n")]

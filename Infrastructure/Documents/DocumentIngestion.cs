@@ -132,7 +132,7 @@ public sealed class DocumentIngestion(
         if (extracted.Failure is { } failure) return failure;
         var pdf = extracted.Value!;
         var model = DefaultEmbeddingModel;
-        var chunks = Chunker.Split(pdf.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
+        var chunks = Chunker.Split(pdf.Pages, model, uploads.Value);
         var embedded = await EmbedAsync(model, chunks, ct);
 
         var id = Guid.CreateVersion7();
@@ -184,7 +184,7 @@ public sealed class DocumentIngestion(
         }
         foreach (var document in missing)
         {
-            var chunks = Chunker.Split(document.Pages, uploads.Value.ChunkTokens, uploads.Value.ChunkOverlap);
+            var chunks = Chunker.Split(document.Pages, model, uploads.Value);
             var embedded = await EmbedAsync(model, chunks, ct);
             var metadata = JsonDocument.Parse(document.Metadata).RootElement;
             await using var tx = await conn.BeginTransactionAsync(ct);
@@ -216,7 +216,7 @@ public sealed class DocumentIngestion(
             if (generated.Usage?.InputTokenCount is { } reported) tokens += reported;
             else
             {
-                tokens += batch.Sum(c => (long)TokenEstimator.Count(c.Content));
+                tokens += batch.Sum(c => (long)model.Tokens().Count(c.Content));
                 estimated = true;
             }
         }

@@ -15,7 +15,10 @@ public sealed class UploadSettings
     /// <summary>Uploads that may wait for an extraction, each holding its bytes; one more is a 503. null: twice the cores.</summary>
     public int? MaxWaitingExtractions { get; set; }
 
-    /// <summary>Chunk size in (estimated) tokens, and the share of a chunk repeated at the start of the next.</summary>
+    /// <summary>
+    /// Chunk size in the embedding model's tokens (fewer where its window is smaller), and the share of a chunk repeated
+    /// at the start of the next.
+    /// </summary>
     public int ChunkTokens { get; set; } = 400;
     public double ChunkOverlap { get; set; } = 0.15;
 }

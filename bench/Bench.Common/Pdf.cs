@@ -35,6 +35,24 @@ public static class Pdf
         return padToBytes > pdf.Length ? Build(pages, padToBytes - pdf.Length - 200) : pdf;
     }
 
+    /// <summary>One page per text, wrapped at word boundaries into lines of at most <paramref name="lineLength"/> characters.</summary>
+    public static byte[] FromTexts(IEnumerable<string> pageTexts, int lineLength = 80) =>
+        Build(pageTexts.Select(text => Wrap(text, lineLength)).ToList(), 0);
+
+    private static string[] Wrap(string text, int lineLength)
+    {
+        var lines = new List<string>();
+        var line = new StringBuilder();
+        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > lineLength) { lines.Add(line.ToString()); line.Clear(); }
+            if (line.Length > 0) line.Append(' ');
+            line.Append(word);
+        }
+        if (line.Length > 0) lines.Add(line.ToString());
+        return [.. lines];
+    }
+
     private static byte[] Build(IReadOnlyList<string[]> pages, int paddingBytes)
     {
         const int catalogId = 1, pagesId = 2, fontId = 3;

@@ -64,6 +64,9 @@ public sealed record FakeScript
     };
 }
 
+/// <summary>A model of the fake's <c>GET /v1/models</c> list.</summary>
+public sealed record FakeModel(string Id, string OwnedBy, int Created = 1_700_000_000);
+
 /// <param name="Authorization">The <c>Authorization</c> header the request came with, if any.</param>
 public sealed record FakeRequest(JsonObject Body, long StartedAt, string? Authorization = null)
 {
@@ -78,7 +81,7 @@ public sealed record FakeRequest(JsonObject Body, long StartedAt, string? Author
 
 /// <summary>
 /// An OpenAI-compatible server on loopback (Kestrel, so TCP_NODELAY is on) speaking the real wire protocol:
-/// <c>/v1/chat/completions</c> (streaming chunks with usage, or one completion) and <c>/v1/embeddings</c>.
+/// <c>/v1/chat/completions</c> (streaming chunks with usage, or one completion), <c>/v1/embeddings</c> and <c>/v1/models</c>.
 /// It records every request, when each streamed chunk was written and when the caller cancelled it.
 /// </summary>
 public sealed class FakeUpstream : IAsyncDisposable
@@ -87,6 +90,15 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     public FakeScript Script { get; set; } = new();
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
+
+    /// <summary>What <c>GET /v1/models</c> lists.</summary>
+    public IReadOnlyList<FakeModel> Models { get; set; } = [new("gpt-fake", "fake-org"), new("text-embedding-fake", "fake-org")];
+
+    /// <summary>Answer <c>GET /v1/models</c> with this HTTP status and an OpenAI error body instead.</summary>
+    public int? ModelsStatus { get; set; }
+
+    /// <summary>The <c>Authorization</c> header of each <c>GET /v1/models</c>, in order (empty when none was sent).</summary>
+    public ConcurrentQueue<string> ModelListReads { get; } = new();
 
     /// <summary>Every text sent to <c>/v1/embeddings</c>, in order.</summary>
     public ConcurrentQueue<string> EmbeddedTexts { get; } = new();
@@ -137,6 +149,7 @@ public sealed class FakeUpstream : IAsyncDisposable
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", ChatAsync);
         _app.MapPost("/v1/embeddings", EmbeddingsAsync);
+        _app.MapGet("/v1/models", ModelsAsync);
         _app.StartAsync().GetAwaiter().GetResult();
         BaseUrl = _app.Urls.First() + "/v1";
     }
@@ -241,6 +254,22 @@ public sealed class FakeUpstream : IAsyncDisposable
     {
         await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk) + "\n\n", ct);
         await http.Response.Body.FlushAsync(ct);
+    }
+
+    private async Task ModelsAsync(HttpContext http)
+    {
+        ModelListReads.Enqueue(http.Request.Headers.Authorization.ToString());
+        if (ModelsStatus is { } status)
+        {
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = $"fake failure {status}", type = "server_error", code = (string?)null } });
+            return;
+        }
+        await http.Response.WriteAsJsonAsync(new
+        {
+            @object = "list",
+            data = Models.Select(m => new { id = m.Id, @object = "model", created = m.Created, owned_by = m.OwnedBy }),
+        });
     }
 
     /// <summary>Deterministic 8-dimensional vectors from the text's characters.</summary>

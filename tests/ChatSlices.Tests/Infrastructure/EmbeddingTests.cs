@@ -5,17 +5,17 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatSlices.Tests.Infrastructure;
 
-public class LocalEmbeddingTests
+public class HashEmbeddingTests
 {
     private static float Cosine(float[] a, float[] b) => a.Zip(b, (x, y) => x * y).Sum();
 
     [Fact]
     public void SameText_GivesTheSameUnitVector_OfTheConfiguredSize()
     {
-        var embedder = new LocalEmbeddingGenerator(384);
+        var embedder = new HashEmbeddingGenerator(384);
 
         var first = embedder.Embed("How do I reset my password?");
-        var second = new LocalEmbeddingGenerator(384).Embed("How do I reset my password?");
+        var second = new HashEmbeddingGenerator(384).Embed("How do I reset my password?");
 
         first.Should().HaveCount(384).And.Equal(second);
         MathF.Sqrt(first.Sum(x => x * x)).Should().BeApproximately(1f, 1e-5f);
@@ -24,7 +24,7 @@ public class LocalEmbeddingTests
     [Fact]
     public void TextsSharingWords_AreCloserThanUnrelatedTexts()
     {
-        var embedder = new LocalEmbeddingGenerator(384);
+        var embedder = new HashEmbeddingGenerator(384);
         var question = embedder.Embed("How do I reset my password?");
 
         var related = Cosine(question, embedder.Embed("Steps to reset a forgotten password"));
@@ -36,7 +36,7 @@ public class LocalEmbeddingTests
     [Fact]
     public void EmptyText_IsTheZeroVector()
     {
-        new LocalEmbeddingGenerator(16).Embed("  ").Should().OnlyContain(x => x == 0);
+        new HashEmbeddingGenerator(16).Embed("  ").Should().OnlyContain(x => x == 0);
     }
 }
 
@@ -54,5 +54,42 @@ public class ModelProviderEmbeddingTests(ChatApiFactory api) : IClassFixture<Cha
         local.Select(e => e.Vector.Length).Should().Equal(384, 384);
         remote.Select(e => e.Vector.Length).Should().Equal(8, 8);
         remote[0].Vector.ToArray().Should().NotEqual(remote[1].Vector.ToArray(), "each input gets its own vector, in order");
+    }
+}
+
+public class MiniLmEmbeddingTests
+{
+    private static readonly MiniLmEmbeddingGenerator Embedder = new();
+
+    private static async Task<float[][]> EmbedAsync(params string[] texts) =>
+        (await Embedder.GenerateAsync(texts)).Select(e => e.Vector.ToArray()).ToArray();
+
+    private static float Cosine(float[] a, float[] b) => a.Zip(b, (x, y) => x * y).Sum();
+
+    [Fact]
+    public async Task Texts_GiveUnitVectorsOf384_InTheOrderAsked_TheSameAloneOrInABatch()
+    {
+        string[] texts = ["A short one.", "A much longer sentence about the quarterly revenue of the northern region and its new hires.", "Mid-length text here."];
+
+        var batch = await EmbedAsync(texts);
+        var alone = await EmbedAsync(texts[1]);
+
+        batch.Should().AllSatisfy(v => v.Should().HaveCount(384));
+        batch.Should().AllSatisfy(v => MathF.Sqrt(v.Sum(x => x * x)).Should().BeApproximately(1f, 1e-4f));
+        Cosine(batch[1], alone[0]).Should().BeGreaterThan(0.999f, "padding a batch does not change a text's vector");
+    }
+
+    [Fact]
+    public async Task AParaphraseWithoutSharedWords_IsCloserThanAnUnrelatedText()
+    {
+        var v = await EmbedAsync("How can I turn on 2FA for my account?", "How do I enable two factor authentication?", "The weather in Paris is sunny today.");
+
+        Cosine(v[0], v[1]).Should().BeGreaterThan(Cosine(v[0], v[2]) + 0.3f);
+    }
+
+    [Fact]
+    public async Task BlankText_IsTheZeroVector()
+    {
+        (await EmbedAsync("   "))[0].Should().HaveCount(384).And.OnlyContain(x => x == 0);
     }
 }

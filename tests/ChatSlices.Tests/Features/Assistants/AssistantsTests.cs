@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using ChatSlices.Infrastructure.Assistants;
 using ChatSlices.Tests.Features.UploadPdf;
 using ChatSlices.Tests.Support;
 
@@ -84,7 +85,7 @@ public class AssistantsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
 
         dark.Str("avatar_text_color").Should().Be("#FFFFFF");
         light.Str("avatar_text_color").Should().Be("#000000");
-        dark.GetProperty("settings").GetProperty("cache").GetProperty("similarity_threshold").GetDouble().Should().Be(0.95);
+        dark.GetProperty("settings").GetProperty("cache").GetProperty("similarity_threshold").GetDouble().Should().Be(CacheSettings.DefaultThreshold);
         await (await api.AdminClient().PostAsJsonAsync("/v1/assistants", new { name = "night owl" })).ShouldBeProblemAsync(HttpStatusCode.Conflict);
 
         var invalid = await (await api.AdminClient().PostAsJsonAsync("/v1/assistants", new

@@ -10,6 +10,13 @@ public class PreviewPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
 {
     private const string FakeReply = "Hello from the fake model.";
 
+    /// <summary>Both models used here count in o200k_base: a one-message prompt and the reply, by the reference tokenizer.</summary>
+    private static long Tokens(string prompt, string reply)
+    {
+        var o200k = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForEncoding("o200k_base");
+        return o200k.CountTokens(prompt) + TokenCounter.PerMessageOverhead + o200k.CountTokens(reply);
+    }
+
     private static async Task<string> CreateAsync(HttpClient client, string content) =>
         (await (await client.PostAsJsonAsync("/v1/prompts", new { title = "Previewed", content })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
 
@@ -117,7 +124,7 @@ public class PreviewPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         preview.Str("preview").Should().StartWith(LocalChatCompletion.Disclaimer).And.Contain("Explain tides in 10 words");
         preview.Str("model_used").Should().Be("local-chat");
         preview.GetProperty("tokens_used").GetInt64().Should().Be(
-            TokenEstimator.CountMessage("Explain tides in 10 words") + TokenEstimator.Count(preview.Str("preview")));
+            Tokens("Explain tides in 10 words", preview.Str("preview")));
         (await api.ScalarAsync<long>("SELECT count(*) FROM prompts WHERE owner_id = 'drafter'")).Should().Be(0, "previewing unsaved content saves nothing");
     }
 
@@ -130,7 +137,7 @@ public class PreviewPromptTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
         var preview = await (await client.PostAsJsonAsync("/v1/prompts/preview", new { content = "Say hi to {name}", variables = new { name = "Bo" } }))
             .ShouldBeJsonAsync(HttpStatusCode.OK);
 
-        preview.GetProperty("tokens_used").GetInt64().Should().Be(TokenEstimator.CountMessage("Say hi to Bo") + TokenEstimator.Count(FakeReply));
+        preview.GetProperty("tokens_used").GetInt64().Should().Be(Tokens("Say hi to Bo", FakeReply));
         api.Upstream.Script = new FakeScript();
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using ChatSlices.Infrastructure.AI;
 using ChatSlices.Tests.Features.UploadPdf;
 using ChatSlices.Tests.Support;
 
@@ -101,8 +102,9 @@ public class TokenUsageTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
         var fileId = (await (await client.PostAsync($"/v1/chat/sessions/{sessionId}/upload", Uploads.Form(UploadPdfTests.Handbook())))
             .ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("file").Str("id");
 
-        // The local embedder reports nothing: the estimate is about four characters a token, over every chunk embedded.
-        var estimate = await api.ScalarAsync<long>("SELECT sum((length(content) + 3) / 4) FROM chunks WHERE document_id = @id::uuid", new { id = fileId });
+        // The local embedder reports nothing: the estimate is its own WordPiece count, over every chunk embedded.
+        var chunks = await api.ScalarAsync<string[]>("SELECT array_agg(content) FROM chunks WHERE document_id = @id::uuid", new { id = fileId });
+        long estimate = chunks!.Sum(TokenCounter.Named(TokenCounter.MiniLmWordPiece).Count);
         estimate.Should().BePositive();
         var usage = await (await client.GetAsync("/v1/tokens/usage")).ShouldBeJsonAsync(HttpStatusCode.OK);
         usage.GetProperty("prompt_tokens").GetInt64().Should().Be(estimate);

@@ -5,12 +5,13 @@ using Microsoft.Extensions.AI;
 namespace ChatSlices.Infrastructure.AI;
 
 /// <summary>
-/// The offline embedder: feature hashing of lower-cased words, word pairs and character trigrams into a fixed
+/// The offline word-hashing embedder (<c>ProviderModel: "hash"</c>), kept as the baseline the sentence model is measured
+/// against: feature hashing of lower-cased words, word pairs and character trigrams into a fixed
 /// number of dimensions (signed, so collisions cancel rather than pile up), L2-normalised. Deterministic across
 /// runs and machines. It captures shared vocabulary, not meaning: good enough to retrieve passages that use the
 /// question's words, and honest about being no neural model.
 /// </summary>
-public sealed class LocalEmbeddingGenerator(int dimensions) : IEmbeddingGenerator<string, Embedding<float>>
+public sealed class HashEmbeddingGenerator(int dimensions) : IEmbeddingGenerator<string, Embedding<float>>
 {
     public int Dimensions { get; } = dimensions > 0 ? dimensions : throw new ArgumentOutOfRangeException(nameof(dimensions));
 
