@@ -12,6 +12,7 @@ using ChatSlices.Infrastructure.Http;
 using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Telemetry;
 using ChatSlices.Infrastructure.Usage;
 using Microsoft.Extensions.Options;
 
@@ -62,6 +63,7 @@ builder.Services.AddChatSlicesAuth();
 builder.Services.AddChatSlicesOpenApi();
 builder.Services.AddChatSlicesHealth();
 builder.Services.AddChatSlicesRateLimiting();
+builder.AddChatSlicesTelemetry();
 // The routes: every ICarterModule of this assembly. Nothing else is scanned: no FluentValidation validators (validation
 // is the MediatR behavior's) and no response negotiators (results are TypedResults).
 builder.Services.AddCarter(new DependencyContextAssemblyCatalog(typeof(Program).Assembly),
@@ -80,6 +82,7 @@ app.UseTrustedForwardedHeaders(app.Configuration);
 app.UseRequestLogging();
 app.UseExceptionHandler();
 app.UseProblemStatusCodes();
+app.UseChatSlicesMetrics();
 app.UseUtf8JsonBodies();
 app.UseAuthentication();
 app.UseAuthorization();

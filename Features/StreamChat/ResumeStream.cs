@@ -3,6 +3,7 @@ using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using FromQueryAttribute = Microsoft.AspNetCore.Mvc.FromQueryAttribute;
 
@@ -40,6 +41,7 @@ public static class ResumeStream
         if (last > stream.Produced)
             throw RequestValidationException.For("last_event_id", $"This stream has {stream.Produced} events so far; {last} is none of them.");
 
+        http.RequestServices.GetRequiredService<ChatMetrics>().StreamResumed();
         await EventStream.WriteAsync(http, stream.ReadAsync(last), EventStream.WantsNdjson(http.Request),
             TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds), TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds));
         return Results.Empty;

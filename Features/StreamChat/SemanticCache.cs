@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
+using ChatSlices.Infrastructure.Telemetry;
 using System.Text.Json;
 using Dapper;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
@@ -16,7 +17,7 @@ namespace ChatSlices.Features.StreamChat;
 /// question first, then the nearest cached question by embedding above the assistant's threshold, guarded against
 /// questions that read alike but mean otherwise. Entries live <c>ttl_seconds</c>.
 /// </summary>
-public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> logger)
+public sealed class SemanticCache(NpgsqlDataSource db, ChatMetrics metrics, ILogger<SemanticCache> logger)
 {
     public sealed record Key(Guid AssistantId, string ScopeHash, string Question, string QuestionHash, ModelSpec EmbeddingModel, double Threshold, int TtlSeconds);
 
@@ -45,6 +46,7 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
     /// <summary>The cached answer, if there is one.</summary>
     public async Task<Hit?> LookupAsync(Key key, QuestionEmbedding question, Guid sessionId, CancellationToken ct)
     {
+        using var span = ChatTelemetry.Step("semantic_cache lookup");
         var embedding = await question.GetAsync(ct);
         var dimensions = key.EmbeddingModel.Dimensions!.Value;
         // Sessions with documents of their own are never answered from the assistant-wide cache.
@@ -69,6 +71,8 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
         var hit = candidates.FirstOrDefault(c => c.Exact)
                   ?? candidates.Where(c => c.Similarity >= key.Threshold && CacheGuard.SameMeaning(key.Question, c.Question))
                       .MaxBy(c => c.Similarity);
+        metrics.CacheLookup(hit is not null);
+        span?.SetTag("chatslices.cache.result", hit is null ? "miss" : hit.Exact ? "exact" : "similar");
         return hit is null ? null : new Hit(hit.Answer, hit.Sources, Math.Round(hit.Similarity, 4));
     }
 
