@@ -18,7 +18,7 @@ public sealed class TelemetryCollection
 /// <see cref="ChatApiFactory"/> exporting traces over OTLP/HTTP to its own <see cref="OtlpReceiver"/>, with the model
 /// <see cref="Model"/> (sent upstream as <see cref="UpstreamModel"/>).
 /// </summary>
-public sealed class TelemetryApiFactory : ChatApiFactory
+public class TelemetryApiFactory : ChatApiFactory
 {
     public const string Model = "metrics-gpt", UpstreamModel = "metrics-gpt-upstream";
 
@@ -54,4 +54,10 @@ public sealed class TelemetryApiFactory : ChatApiFactory
         await base.DisposeAsync();
         await Otlp.DisposeAsync();
     }
+}
+
+/// <summary><see cref="TelemetryApiFactory"/> with <c>Telemetry:RecordContent</c> on.</summary>
+public sealed class RecordContentApiFactory : TelemetryApiFactory
+{
+    public RecordContentApiFactory() => With("Telemetry:RecordContent", "true");
 }
