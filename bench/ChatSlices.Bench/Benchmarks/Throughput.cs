@@ -33,7 +33,9 @@ public sealed partial class Bench
             for (var j = 0; j < targets.Count; j++)
             {
                 var target = targets[(run + j) % targets.Count];
+                var cpuBefore = ServiceCpu();
                 stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
+                if (target.IsService()) AddServiceCpu("throughput", cpuBefore, ServiceCpu(), stats[target].Requests + stats[target].Failed);
                 await Task.Delay(200, stop);
             }
             DrainFake();
