@@ -48,6 +48,19 @@ public class MetricsTests(TelemetryApiFactory api) : IClassFixture<TelemetryApiF
             .And.Contain("db_client_connection_count");
     }
 
+    [Fact]
+    public async Task TokenQuotaRefusal_IsCounted_ByReasonAndTier()
+    {
+        var response = await api.SocketClient(Tokens.For("over-quota-user", tier: "pro")).SendAsync(
+            ChatApiFactory.Post("/v1/chat/stream", new { query = "Too much", model = "fake-gpt" })); // not the model the turn test counts
+        response.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+
+        var metrics = await ScrapeUntilAsync(m => Prometheus.Sample(m, "chatslices_refusals_total") is not null);
+
+        Prometheus.Sample(metrics, "chatslices_refusals_total", "chatslices_refusal_reason=\"token_quota_exceeded\"", "chatslices_tier=\"pro\"")
+            .Should().Be(1);
+    }
+
     private async Task<string> ScrapeUntilAsync(Func<string, bool> ready)
     {
         var client = api.SocketClient();

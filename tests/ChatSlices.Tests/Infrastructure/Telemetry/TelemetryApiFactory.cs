@@ -27,6 +27,7 @@ public class TelemetryApiFactory : ChatApiFactory
     public TelemetryApiFactory()
     {
         With("Models:5:Id", Model).With("Models:5:Provider", "openai").With("Models:5:ProviderModel", UpstreamModel);
+        With("RateLimits:Tiers:pro:TokensPerDay", "1"); // a pro caller is refused at once (the refusals metric)
     }
 
     /// <summary>
