@@ -13,6 +13,7 @@ using ChatSlices.Infrastructure.Mediation;
 using ChatSlices.Infrastructure.OpenApi;
 using ChatSlices.Infrastructure.RateLimiting;
 using ChatSlices.Infrastructure.Redis;
+using ChatSlices.Infrastructure.Telemetry;
 using ChatSlices.Infrastructure.Usage;
 using Microsoft.Extensions.Options;
 
@@ -67,6 +68,7 @@ builder.Services.AddChatSlicesAuth();
 builder.Services.AddChatSlicesOpenApi();
 builder.Services.AddChatSlicesHealth();
 builder.Services.AddChatSlicesRateLimiting();
+builder.AddChatSlicesTelemetry();
 // The routes: every ICarterModule of this assembly. Nothing else is scanned: no FluentValidation validators (validation
 // is the MediatR behavior's) and no response negotiators (results are TypedResults).
 builder.Services.AddCarter(new DependencyContextAssemblyCatalog(typeof(Program).Assembly),
@@ -85,6 +87,7 @@ app.UseTrustedForwardedHeaders(app.Configuration);
 app.UseRequestLogging();
 app.UseExceptionHandler();
 app.UseProblemStatusCodes();
+app.UseChatSlicesMetrics();
 app.UseUtf8JsonBodies();
 app.UseAuthentication();
 app.UseAuthorization();

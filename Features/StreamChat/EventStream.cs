@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace ChatSlices.Features.StreamChat;
@@ -82,20 +83,29 @@ public sealed class EventStream
     /// </summary>
     private async Task PumpAsync<T>(IAsyncEnumerable<T> items, TimeSpan heartbeat, CancellationToken ct, Action<T> write)
     {
-        await _response.StartAsync(ct);
-        using var stopBeating = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var beating = _ndjson ? Task.CompletedTask : BeatAsync(heartbeat, stopBeating.Token, ct);
+        var metrics = _response.HttpContext.RequestServices.GetRequiredService<ChatMetrics>();
+        metrics.StreamOpened();
         try
         {
-            await using var item = items.GetAsyncEnumerator(ct);
-            var more = await item.MoveNextAsync();
-            while (more)
-                more = await await WriteReadyAsync(item, write, ct);
+            await _response.StartAsync(ct);
+            using var stopBeating = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var beating = _ndjson ? Task.CompletedTask : BeatAsync(heartbeat, stopBeating.Token, ct);
+            try
+            {
+                await using var item = items.GetAsyncEnumerator(ct);
+                var more = await item.MoveNextAsync();
+                while (more)
+                    more = await await WriteReadyAsync(item, write, ct);
+            }
+            finally
+            {
+                await stopBeating.CancelAsync();
+                await beating;
+            }
         }
         finally
         {
-            await stopBeating.CancelAsync();
-            await beating;
+            metrics.StreamClosed(disconnected: ct.IsCancellationRequested); // the client left, or took nothing for a write timeout
         }
     }
 

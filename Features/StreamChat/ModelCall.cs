@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using ChatSlices.Infrastructure.AI;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.SemanticKernel;
 using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
@@ -23,10 +24,13 @@ public sealed class ModelCall : IAsyncDisposable
     private readonly long _started = Stopwatch.GetTimestamp();
     private ValueTask<bool> _next;
     private bool _nextPending; // a ValueTask is awaited once: by the reader, or else by DisposeAsync
+    private ModelCallTelemetry _telemetry;
+    private ModelReply? _reply;
 
     internal ModelCall(IChatCompletionService service, ChatHistory prompt, OpenAIPromptExecutionSettings settings, AiSettings timeouts,
-        CancellationToken stopping, IDisposable inFlight, CancellationToken turnCancelled)
+        CancellationToken stopping, IDisposable inFlight, CancellationToken turnCancelled, ModelCallTelemetry telemetry)
     {
+        _telemetry = telemetry;
         _settings = timeouts;
         _stopping = stopping;
         _inFlight = inFlight;
@@ -36,11 +40,13 @@ public sealed class ModelCall : IAsyncDisposable
         _chunks = service.GetStreamingChatMessageContentsAsync(prompt, settings, cancellationToken: _upstream.Token).GetAsyncEnumerator(_upstream.Token);
         _next = _chunks.MoveNextAsync(); // the request goes out now
         _nextPending = true;
+        _telemetry.Detach();
     }
 
     /// <summary>The reply's text pieces as they arrive; how it ended is left in <paramref name="reply"/>.</summary>
     public async IAsyncEnumerable<string> TextAsync(ModelReply reply)
     {
+        _reply = reply;
         var firstText = true;
         while (true)
         {
@@ -53,6 +59,7 @@ public sealed class ModelCall : IAsyncDisposable
             catch (Exception e) when (!_turnCancelled.IsCancellationRequested)
             {
                 reply.Failure = RunModel.Failure(e, _stopping.IsCancellationRequested, _upstream.IsCancellationRequested, firstText, _settings);
+                End(reply);
                 yield break;
             }
             if (!more)
@@ -61,10 +68,12 @@ public sealed class ModelCall : IAsyncDisposable
                 // with an HTML page or a JSON object), not an empty reply.
                 if (reply.FinishReason is null && reply.Text.Length == 0)
                     reply.Failure = RunModel.Failure(new InvalidDataException("The provider's answer held no completion."), false, false, firstText, _settings);
+                End(reply);
                 yield break;
             }
 
             var chunk = _chunks.Current;
+            _telemetry.Saw(chunk);
             reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;
             reply.Usage = ModelReplyMetadata.UsageOf(chunk.Metadata) ?? reply.Usage;
             var text = chunk.Content;
@@ -82,8 +91,13 @@ public sealed class ModelCall : IAsyncDisposable
         }
     }
 
+    private void End(ModelReply reply) =>
+        _telemetry.End(reply.FinishReason, reply.Usage, reply.Failure?.Code, reply.Text);
+
     public async ValueTask DisposeAsync()
     {
+        // A call disposed before its reply ended was cut short by its turn.
+        _telemetry.End(_reply?.FinishReason, null, ModelCallTelemetry.Cancelled, _reply?.Text);
         await _upstream.CancelAsync();
         if (_nextPending)
         {

@@ -1,3 +1,4 @@
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.AI;
 using Pgvector;
 
@@ -10,6 +11,9 @@ public sealed class QuestionEmbedding(IEmbeddingGenerator<string, Embedding<floa
 
     public Task<Vector> GetAsync(CancellationToken ct) => _vector ??= EmbedAsync(ct);
 
-    private async Task<Vector> EmbedAsync(CancellationToken ct) =>
-        new((await embedder.GenerateAsync([question], cancellationToken: ct))[0].Vector);
+    private async Task<Vector> EmbedAsync(CancellationToken ct)
+    {
+        using var span = ChatTelemetry.Embedding(embedder, 1);
+        return new((await embedder.GenerateAsync([question], cancellationToken: ct))[0].Vector);
+    }
 }

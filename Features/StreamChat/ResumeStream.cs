@@ -3,6 +3,7 @@ using System.Security.Claims;
 using ChatSlices.Infrastructure.Auth;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Mediation;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using FromQueryAttribute = Microsoft.AspNetCore.Mvc.FromQueryAttribute;
 
@@ -46,6 +47,7 @@ public static class ResumeStream
         if (last > produced)
             throw RequestValidationException.For("last_event_id", $"This stream has {produced} events so far; {last} is none of them.");
 
+        http.RequestServices.GetRequiredService<ChatMetrics>().StreamResumed();
         await EventStream.WriteAsync(http, events, EventStream.WantsNdjson(http.Request),
             TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds), TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds));
         return Results.Empty;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Documents;
+using ChatSlices.Infrastructure.Telemetry;
 using Dapper;
 using Npgsql;
 using Pgvector;
@@ -34,12 +35,16 @@ public sealed class Retriever(NpgsqlDataSource db, DocumentIngestion ingestion)
 
     public async Task<IReadOnlyList<Passage>> RetrieveAsync(RetrievalRequest request, QuestionEmbedding question, CancellationToken ct)
     {
+        using var span = ChatTelemetry.Step("retrieve");
+        span?.SetTag("chatslices.retrieval.mode", request.Mode);
         var passages = new List<Passage>();
         if (request.Mode is "attachment" or "hybrid") passages.AddRange(await AttachmentsAsync(request, question, ct));
         if (request.Mode == "document") passages.AddRange(await WholeDocumentsAsync(request, request.DocumentIds ?? [], null, "document", ct));
         if (request.Mode is "rag" or "hybrid")
             passages.AddRange((await RagAsync(request, question, ct)).Where(p => passages.All(q => q.ChunkId != p.ChunkId || p.ChunkId is null)));
-        return WithinBudget(passages, request.TokenBudget, request.ChatTokens);
+        var kept = WithinBudget(passages, request.TokenBudget, request.ChatTokens);
+        span?.SetTag("chatslices.retrieval.passages", kept.Count);
+        return kept;
     }
 
     private static List<Passage> WithinBudget(IEnumerable<Passage> passages, int budget, TokenCounter tokens)

@@ -1,6 +1,7 @@
 using System.Text;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Health;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
@@ -27,7 +28,8 @@ public sealed class ModelReply
 /// Step 6 of a chat turn: the model's reply through Semantic Kernel, sent as a <see cref="ModelCall"/> (which owns the
 /// timeouts and reads the text as it arrives); provider failures mapped to stable codes.
 /// </summary>
-public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, Drain drain)
+public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, Drain drain, ChatMetrics metrics,
+    IOptions<TelemetrySettings> telemetry)
 {
     public static readonly ChatFailed ShuttingDown = new("shutting_down", "The service is restarting; the reply so far is kept. Retry the request.")
     {
@@ -39,7 +41,8 @@ public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, 
     /// <see cref="ModelCall.TextAsync"/>. Disposing the call cancels the request if it is still running.
     /// </summary>
     public ModelCall Start(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings, CancellationToken ct) =>
-        new(providers.ChatService(model), prompt, settings, ai.Value, drain.Stopping, drain.Hold(), ct);
+        new(providers.ChatService(model), prompt, settings, ai.Value, drain.Stopping, drain.Hold(), ct,
+            new ModelCallTelemetry(metrics, metrics.ProviderOf(model), model.ProviderModel ?? model.Id, prompt, settings, telemetry.Value.RecordContent));
 
     /// <summary>The whole reply at once, with the same timeouts and failures (for callers that do not stream).</summary>
     public async Task<ModelReply> CompleteAsync(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings, CancellationToken ct)

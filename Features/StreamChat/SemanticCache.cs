@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Assistants;
+using ChatSlices.Infrastructure.Telemetry;
 using System.Text.Json;
 using Dapper;
 using Microsoft.SemanticKernel.Connectors.OpenAI;
@@ -16,7 +17,7 @@ namespace ChatSlices.Features.StreamChat;
 /// question first, then the nearest cached question by embedding above the assistant's threshold, guarded against
 /// questions that read alike but mean otherwise. Entries live <c>ttl_seconds</c>.
 /// </summary>
-public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> logger)
+public sealed class SemanticCache(NpgsqlDataSource db, ChatMetrics metrics, ILogger<SemanticCache> logger)
 {
     public sealed record Key(Guid AssistantId, string ScopeHash, string Question, string QuestionHash, ModelSpec EmbeddingModel, double Threshold, int TtlSeconds);
 
@@ -67,11 +68,17 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
     /// </summary>
     public async Task<Hit?> LookupAsync(Key key, QuestionEmbedding question, Guid sessionId, CancellationToken ct)
     {
+        using var span = ChatTelemetry.Step("semantic_cache lookup");
         await using (var conn = await db.OpenConnectionAsync(ct))
         {
             var exact = await conn.QuerySingleOrDefaultAsync<Candidate>(new CommandDefinition(ExactSql,
                 new { key.AssistantId, key.ScopeHash, key.QuestionHash, SessionId = sessionId }, cancellationToken: ct));
-            if (exact is not null) return new Hit(exact.Answer, exact.Sources, exact.Similarity);
+            if (exact is not null)
+            {
+                metrics.CacheLookup(hit: true);
+                span?.SetTag("chatslices.cache.result", "exact");
+                return new Hit(exact.Answer, exact.Sources, exact.Similarity);
+            }
         }
 
         // No connection is held while the question is embedded (an embedder may be a remote call).
@@ -81,6 +88,8 @@ public sealed class SemanticCache(NpgsqlDataSource db, ILogger<SemanticCache> lo
             new { key.AssistantId, key.ScopeHash, SessionId = sessionId, Model = key.EmbeddingModel.Id, Embedding = embedding },
             cancellationToken: ct));
         var hit = nearest.Where(c => c.Similarity >= key.Threshold && CacheGuard.SameMeaning(key.Question, c.Question)).MaxBy(c => c.Similarity);
+        metrics.CacheLookup(hit is not null);
+        span?.SetTag("chatslices.cache.result", hit is null ? "miss" : "similar");
         return hit is null ? null : new Hit(hit.Answer, hit.Sources, Math.Round(hit.Similarity, 4));
     }
 

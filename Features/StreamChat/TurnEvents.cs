@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace ChatSlices.Features.StreamChat;
@@ -13,19 +14,25 @@ namespace ChatSlices.Features.StreamChat;
 /// stream ends, <c>usage</c> and <c>done</c>. A turn that cannot start (over quota, not stored) cancels the model call
 /// and is only <c>error</c> and <c>done</c>. The quota reservation is settled with the stored reply.
 /// </summary>
-public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, TokenQuota quota)
+public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, TokenQuota quota, ChatMetrics metrics)
 {
     public ChatRun Start(TurnPlan plan) =>
         new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Model.Id, plan.Owner.AssistantId, MeteredAsync(plan));
 
     private async IAsyncEnumerable<ChatEvent> MeteredAsync(TurnPlan plan, [EnumeratorCancellation] CancellationToken ct = default)
     {
+        var timing = new TurnTiming(metrics);
         try
         {
-            await foreach (var e in TurnAsync(plan, ct)) yield return e;
+            await foreach (var e in TurnAsync(plan, ct))
+            {
+                timing.Saw(e);
+                yield return e;
+            }
         }
         finally
         {
+            timing.End(plan.Model);
             // Settled with the stored reply when there is one; otherwise (nothing stored) here.
             if (plan.Reservation is { } reservation && !plan.Settled) await quota.SettleAsync(reservation, plan.TokensUsed);
         }

@@ -5,6 +5,7 @@ using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Database;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.RateLimiting;
+using ChatSlices.Infrastructure.Telemetry;
 using ChatSlices.Infrastructure.Usage;
 using Dapper;
 using Microsoft.Extensions.AI;
@@ -211,7 +212,9 @@ public sealed class DocumentIngestion(
         var estimated = false;
         foreach (var batch in chunks.Chunk(EmbeddingBatch))
         {
-            var generated = await embedder.GenerateAsync(batch.Select(c => c.Content), cancellationToken: ct);
+            GeneratedEmbeddings<Embedding<float>> generated;
+            using (ChatTelemetry.Embedding(embedder, batch.Length))
+                generated = await embedder.GenerateAsync(batch.Select(c => c.Content), cancellationToken: ct);
             vectors.AddRange(generated.Select(e => new Vector(e.Vector)));
             if (generated.Usage?.InputTokenCount is { } reported) tokens += reported;
             else

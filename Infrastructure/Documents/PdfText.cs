@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace ChatSlices.Infrastructure.Documents;
@@ -12,7 +13,7 @@ public sealed record ExtractedPdf(IReadOnlyList<string> Pages, string? Title, st
 /// (no shell), a time limit, output capped by the page count, as many at once as the <see cref="ExtractionQueue"/> admits.
 /// An encrypted, corrupt or oversized document is a 422 with a clear reason.
 /// </summary>
-public sealed class PdfText(ExtractionQueue queue, IOptions<UploadSettings> settings, ILogger<PdfText> logger)
+public sealed class PdfText(ExtractionQueue queue, IOptions<UploadSettings> settings, ChatMetrics metrics, ILogger<PdfText> logger)
 {
     private const int MaxInfoChars = 64 * 1024;
     // A dense page holds a few thousand characters; ten times that is text no page has.
@@ -27,10 +28,23 @@ public sealed class PdfText(ExtractionQueue queue, IOptions<UploadSettings> sett
 
     public async Task<Outcome<ExtractedPdf>> ExtractAsync(byte[] pdf, CancellationToken ct)
     {
+        using var span = ChatTelemetry.Step("pdf extract");
+        span?.SetTag("chatslices.pdf.bytes", pdf.Length);
         var admitted = await queue.EnterAsync(ct);
-        if (admitted.Failure is { } busy) return busy;
+        if (admitted.Failure is { } busy)
+        {
+            span.Failed(busy.Code ?? "busy");
+            return busy;
+        }
         using var slot = admitted.Value!;
-        return await ExtractOneAsync(pdf, ct);
+        var extracted = await ExtractOneAsync(pdf, ct);
+        if (extracted.Failure is { } failure) span.Failed(failure.Code ?? "invalid_pdf");
+        else
+        {
+            span?.SetTag("chatslices.pdf.pages", extracted.Value!.Pages.Count);
+            metrics.Uploaded(pdf.Length, extracted.Value!.Pages.Count);
+        }
+        return extracted;
     }
 
     private async Task<Outcome<ExtractedPdf>> ExtractOneAsync(byte[] pdf, CancellationToken ct)

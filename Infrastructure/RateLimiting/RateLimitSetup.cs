@@ -3,6 +3,7 @@ using System.Net;
 using System.Threading.RateLimiting;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.Redis;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -92,6 +93,7 @@ public static class RateLimitSetup
             http.Response.Headers["RateLimit-Policy"] = policy.PolicyHeader;
             http.Response.Headers["RateLimit"] = policy.RemainingHeader(0, retryAfter);
         }
+        http.RequestServices.GetRequiredService<ChatMetrics>().Refused("rate_limited", Caller.Of(http).Tier);
         var failure = new Failure(StatusCodes.Status429TooManyRequests, "Too many requests for your tier; retry after the time in Retry-After.", "rate_limited")
         {
             RetryAfterSeconds = retryAfter,

@@ -1,4 +1,5 @@
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Telemetry;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -10,12 +11,13 @@ namespace ChatSlices.Infrastructure.RateLimiting;
 /// A turn reserves its worst case (prompt estimate + max_tokens) with one conditional update before the model is
 /// called, and settles to what it used afterwards: concurrent turns cannot together spend past the limit.
 /// </summary>
-public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ILogger<TokenQuota> logger)
+public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ChatMetrics metrics, ILogger<TokenQuota> logger)
 {
     /// <summary>A reservation to settle when the turn ends.</summary>
     public sealed record Reservation(string Subject, DateOnly Day, long Tokens)
     {
         public long Limit { get; init; }
+        public string Tier { get; init; } = "";
     }
 
     /// <summary>
@@ -56,16 +58,20 @@ public sealed class TokenQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> 
     public Reservation? For(Caller caller, long tokens)
     {
         if (settings.Value.For(caller.Tier)?.TokensPerDay is not { } limit) return null;
-        return new Reservation(caller.Subject, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), tokens) { Limit = limit };
+        return new Reservation(caller.Subject, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), tokens) { Limit = limit, Tier = caller.Tier };
     }
 
-    /// <summary>The 429 for a reservation that does not fit in what is left of the day.</summary>
-    public Failure Refused(Reservation reservation) => new(StatusCodes.Status429TooManyRequests,
-        $"This turn could use up to {reservation.Tokens} tokens, more than is left of your tier's {reservation.Limit} tokens for today (UTC).",
-        "token_quota_exceeded")
+    /// <summary>The 429 for a reservation that does not fit in what is left of the day (counted as a refusal).</summary>
+    public Failure Refused(Reservation reservation)
     {
-        RetryAfterSeconds = SecondsUntilTheDayAfter(reservation.Day, clock),
-    };
+        const string code = "token_quota_exceeded";
+        metrics.Refused(code, reservation.Tier);
+        return new Failure(StatusCodes.Status429TooManyRequests,
+            $"This turn could use up to {reservation.Tokens} tokens, more than is left of your tier's {reservation.Limit} tokens for today (UTC).", code)
+        {
+            RetryAfterSeconds = SecondsUntilTheDayAfter(reservation.Day, clock),
+        };
+    }
 
     /// <summary>When a daily quota of <paramref name="day"/> starts afresh: the next UTC midnight, in seconds from now.</summary>
     public static int SecondsUntilTheDayAfter(DateOnly day, TimeProvider clock)

@@ -1,4 +1,5 @@
 using ChatSlices.Infrastructure.Errors;
+using ChatSlices.Infrastructure.Telemetry;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace ChatSlices.Infrastructure.RateLimiting;
 /// conditional update before its PDF is read and embedded; an upload that stores nothing (unreadable, refused, failed,
 /// cancelled, or the same bytes stored by another upload meanwhile) gives them back.
 /// </summary>
-public sealed class UploadQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ILogger<UploadQuota> logger)
+public sealed class UploadQuota(NpgsqlDataSource db, IOptions<RateLimitSettings> settings, TimeProvider clock, ChatMetrics metrics, ILogger<UploadQuota> logger)
 {
     /// <summary>A reservation to release when the upload stores nothing.</summary>
     public sealed record Reservation(string Subject, DateOnly Day, long Bytes);
@@ -48,6 +49,7 @@ public sealed class UploadQuota(NpgsqlDataSource db, IOptions<RateLimitSettings>
             reservation.Subject, reservation.Day, reservation.Bytes, MaxFiles = limits.UploadsPerDay, MaxBytes = limits.UploadBytesPerDay,
         }, cancellationToken: ct));
         if (reserved) return reservation;
+        metrics.Refused("upload_quota_exceeded", caller.Tier);
         var detail = limits.UploadsPerDay is { } files && uploads + 1 > files
             ? $"Your tier allows {files} uploads a day, and today's (UTC) are used up."
             : $"This file of {bytes} bytes would pass your tier's {limits.UploadBytesPerDay} bytes of uploads a day; {uploadBytes} are used today (UTC).";

@@ -43,6 +43,9 @@ public sealed record FakeScript
     /// <summary>With <see cref="FailAfterChunks"/>: send the first half of the next chunk before cutting the connection.</summary>
     public bool CutMidChunk { get; init; }
 
+    /// <summary>The model the answer names (default: the one asked for), as a provider answering under a versioned name does.</summary>
+    public string? Model { get; init; }
+
     /// <summary>Answer with this HTTP status and an OpenAI error body.</summary>
     public int? Status { get; init; }
 
@@ -70,6 +73,9 @@ public sealed record FakeModel(string Id, string OwnedBy, int Created = 1_700_00
 /// <param name="Authorization">The <c>Authorization</c> header the request came with, if any.</param>
 public sealed record FakeRequest(JsonObject Body, long StartedAt, string? Authorization = null)
 {
+    /// <summary>The W3C <c>traceparent</c> header the request came with, if any.</summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>The bearer token of <see cref="Authorization"/>, if it is one.</summary>
     public string? Bearer => Authorization is { } value && value.StartsWith("Bearer ", StringComparison.Ordinal) ? value["Bearer ".Length..] : null;
 
@@ -158,7 +164,10 @@ public sealed class FakeUpstream : IAsyncDisposable
     {
         var script = Script;
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
-        var request = new FakeRequest(body, Now, http.Request.Headers.Authorization.ToString() is { Length: > 0 } authorization ? authorization : null);
+        var request = new FakeRequest(body, Now, http.Request.Headers.Authorization.ToString() is { Length: > 0 } authorization ? authorization : null)
+        {
+            TraceParent = http.Request.Headers["traceparent"].FirstOrDefault(),
+        };
         http.RequestAborted.Register(() => request.Aborted.TrySetResult(Now));
         Arrived(request);
         await script.HoldUntil.WaitAsync(http.RequestAborted).ContinueWith(_ => { });
@@ -190,7 +199,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             return;
         }
 
-        var model = body["model"]?.GetValue<string>() ?? "fake";
+        var model = script.Model ?? body["model"]?.GetValue<string>() ?? "fake";
         if (body["stream"]?.GetValue<bool>() != true)
         {
             if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, http.RequestAborted); // the model's time to answer

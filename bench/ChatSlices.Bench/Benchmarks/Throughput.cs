@@ -47,8 +47,10 @@ public sealed partial class Bench
             for (var j = 0; j < targets.Count; j++)
             {
                 var target = targets[(run + j) % targets.Count];
+                var cpuBefore = ServiceCpu();
                 if (target == Target.Completions && cluster is not null) stats[target] = await MeasuredLoopAsync(cluster);
                 else stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
+                if (target.IsService()) AddServiceCpu("throughput", cpuBefore, ServiceCpu(), stats[target].Requests + stats[target].Failed);
                 await Task.Delay(200, stop);
             }
             DrainFake();

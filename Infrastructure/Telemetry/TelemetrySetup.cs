@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace ChatSlices.Infrastructure.Telemetry;
+
+/// <summary>
+/// OpenTelemetry for the service: metrics always (its own, ASP.NET Core, HttpClient, runtime, Npgsql), served as
+/// Prometheus text on <c>GET /metrics</c>; traces and logs only where they can go, to the OTLP endpoint of the standard
+/// variables (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, …): spans nobody exports would
+/// only cost. <c>Telemetry:Enabled=false</c> turns all of it off.
+/// </summary>
+public static class TelemetrySetup
+{
+    public const string MetricsPath = "/metrics";
+
+    public static WebApplicationBuilder AddChatSlicesTelemetry(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TelemetrySettings>().BindConfiguration(TelemetrySettings.Section);
+        builder.Services.AddSingleton<ChatMetrics>();
+        var settings = builder.Configuration.GetSection(TelemetrySettings.Section).Get<TelemetrySettings>() ?? new TelemetrySettings();
+        if (!settings.Enabled) return builder;
+
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource =>
+            {
+                if (string.IsNullOrEmpty(builder.Configuration["OTEL_SERVICE_NAME"])) resource.AddService("chatslices");
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(ChatTelemetry.Name)
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddNpgsqlInstrumentation()
+                    // Kestrel's memory pool counts every block it rents (each read and write of every stream): a record per
+                    // chunk, for figures nobody reads on this dashboard.
+                    .AddView("aspnetcore.memory_pool.*", MetricStreamConfiguration.Drop);
+                if (settings.PrometheusEndpoint) metrics.AddPrometheusExporter();
+            });
+        if (string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) return builder;
+
+        otel.WithTracing(tracing => tracing
+                .AddSource(ChatTelemetry.Name)
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsOperations(http.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql())
+            .WithLogging()
+            .UseOtlpExporter();
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>GET /metrics</c> for clients in <c>Telemetry:MetricsAllowedNetworks</c>; for anyone else the request goes on as
+    /// for any other path (no such route: 404). Outside authentication and rate limits, and not in the OpenAPI document.
+    /// </summary>
+    public static IApplicationBuilder UseChatSlicesMetrics(this IApplicationBuilder app)
+    {
+        var settings = app.ApplicationServices.GetRequiredService<IOptions<TelemetrySettings>>().Value;
+        if (!settings.Enabled || !settings.PrometheusEndpoint) return app;
+        var allowed = new MetricsNetworks(settings.MetricsAllowedNetworks is { Length: > 0 } networks ? networks : MetricsNetworks.Defaults);
+        return app.UseOpenTelemetryPrometheusScrapingEndpoint(http =>
+            http.Request.Path == MetricsPath && HttpMethods.IsGet(http.Request.Method) && allowed.Allows(http.Connection.RemoteIpAddress));
+    }
+
+    /// <summary>Scrapes and probes: not worth a trace each.</summary>
+    private static bool IsOperations(PathString path) => path == MetricsPath || path.StartsWithSegments("/health");
+}
