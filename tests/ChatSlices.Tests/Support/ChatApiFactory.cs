@@ -46,6 +46,14 @@ public class ChatApiFactory : ApiFactory
         return client;
     }
 
+    /// <summary>The official OpenAI SDK's options for this service: its <c>/v1</c>, no retries (a test sees the first answer).</summary>
+    public OpenAI.OpenAIClientOptions OpenAiOptions() => new()
+    {
+        Endpoint = new Uri(ServerAddress, "/v1"),
+        Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(new HttpClient()),
+        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(0),
+    };
+
     public static HttpRequestMessage Post(string path, object body, string? accept = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };

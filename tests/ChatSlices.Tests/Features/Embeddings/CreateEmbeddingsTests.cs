@@ -1,10 +1,8 @@
 using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using ChatSlices.Tests.Support;
-using OpenAI;
 using OpenAI.Embeddings;
 
 namespace ChatSlices.Tests.Features.Embeddings;
@@ -12,12 +10,7 @@ namespace ChatSlices.Tests.Features.Embeddings;
 /// <summary>POST /v1/embeddings through the official OpenAI SDK and by hand, on the catalog's offline embedding model.</summary>
 public class CreateEmbeddingsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
 {
-    private EmbeddingClient Sdk(string model, string token) => new(model, new ApiKeyCredential(token), new OpenAIClientOptions
-    {
-        Endpoint = new Uri(api.ServerAddress, "/v1"),
-        Transport = new HttpClientPipelineTransport(new HttpClient()),
-        RetryPolicy = new ClientRetryPolicy(0),
-    });
+    private EmbeddingClient Sdk(string model, string token) => new(model, new ApiKeyCredential(token), api.OpenAiOptions());
 
     [Fact]
     public async Task TheOpenAiSdk_GetsOneVectorPerText_AndTheTokensAreInTheCallersLedger()

@@ -1,10 +1,8 @@
 using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using ChatSlices.Tests.Support;
-using OpenAI;
 using OpenAI.Chat;
 
 namespace ChatSlices.Tests.Features.StreamChat;
@@ -12,12 +10,7 @@ namespace ChatSlices.Tests.Features.StreamChat;
 /// <summary>The official OpenAI .NET SDK, pointed at ChatSlices, must work as it does against OpenAI.</summary>
 public class ChatCompletionsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
 {
-    private ChatClient Sdk(string model, string? token = null) => new(model, new ApiKeyCredential(token ?? Tokens.For("sdk-user")), new OpenAIClientOptions
-    {
-        Endpoint = new Uri(api.ServerAddress, "/v1"),
-        Transport = new HttpClientPipelineTransport(new HttpClient()),
-        RetryPolicy = new ClientRetryPolicy(0),
-    });
+    private ChatClient Sdk(string model, string? token = null) => new(model, new ApiKeyCredential(token ?? Tokens.For("sdk-user")), api.OpenAiOptions());
 
     [Fact]
     public async Task OpenAiSdk_NonStreaming_GetsTheTextAndUsage()

@@ -1,10 +1,8 @@
 using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using ChatSlices.Tests.Support;
-using OpenAI;
 using OpenAI.Chat;
 
 namespace ChatSlices.Tests.Features.StreamChat;
@@ -16,12 +14,7 @@ public class MessageShapesTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     public async Task TheOpenAiSdk_WithADeveloperMessageAndTextParts_IsAnswered_AndTheModelSeesThem()
     {
         api.Upstream.Script = new FakeScript();
-        var sdk = new ChatClient("fake-gpt", new ApiKeyCredential(Tokens.For("shapes-user")), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(api.ServerAddress, "/v1"),
-            Transport = new HttpClientPipelineTransport(new HttpClient()),
-            RetryPolicy = new ClientRetryPolicy(0),
-        });
+        var sdk = new ChatClient("fake-gpt", new ApiKeyCredential(Tokens.For("shapes-user")), api.OpenAiOptions());
 
 #pragma warning disable OPENAI001 // the SDK marks the developer role experimental; current SDKs send it all the same
         ChatCompletion completion = await sdk.CompleteChatAsync([

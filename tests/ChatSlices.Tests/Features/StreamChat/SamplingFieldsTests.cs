@@ -1,11 +1,9 @@
 using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatSlices.Tests.Support;
-using OpenAI;
 using OpenAI.Chat;
 
 namespace ChatSlices.Tests.Features.StreamChat;
@@ -42,12 +40,7 @@ public class SamplingFieldsTests(ChatApiFactory api) : IClassFixture<ChatApiFact
     public async Task AJsonSchemaResponseFormat_FromTheOpenAiSdk_ReachesTheModelWhole()
     {
         api.Upstream.Script = new FakeScript();
-        var sdk = new ChatClient("fake-gpt", new ApiKeyCredential(Tokens.For("schema-user")), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(api.ServerAddress, "/v1"),
-            Transport = new HttpClientPipelineTransport(new HttpClient()),
-            RetryPolicy = new ClientRetryPolicy(0),
-        });
+        var sdk = new ChatClient("fake-gpt", new ApiKeyCredential(Tokens.For("schema-user")), api.OpenAiOptions());
         var schema = BinaryData.FromString("""{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}""");
 
         await sdk.CompleteChatAsync([new UserChatMessage("Where?")], new ChatCompletionOptions
