@@ -12,15 +12,18 @@ public sealed class ListModels : ICarterModule
 
     public sealed record Model(
         string Id, string Object, string OwnedBy, int ContextWindow, int MaxOutputTokens,
-        decimal InputPricePerMillion, decimal OutputPricePerMillion, ModelKind Kind, int? Dimensions);
+        decimal InputPricePerMillion, decimal OutputPricePerMillion, ModelKind Kind, int? Dimensions)
+    {
+        public static Model From(ModelSpec m) => new(m.Id, "model", m.OwnedBy, m.ContextWindow, m.MaxOutputTokens,
+            m.InputPricePerMillion, m.OutputPricePerMillion, m.Kind, m.Dimensions);
+    }
 
     public sealed record Response(string Object, IReadOnlyList<Model> Data);
 
     public sealed class Handler(ModelCatalog catalog) : IRequestHandler<Query, Response>
     {
-        public Task<Response> Handle(Query query, CancellationToken ct) => Task.FromResult(new Response("list",
-            catalog.All.Select(m => new Model(m.Id, "model", m.OwnedBy, m.ContextWindow, m.MaxOutputTokens,
-                m.InputPricePerMillion, m.OutputPricePerMillion, m.Kind, m.Dimensions)).ToList()));
+        public Task<Response> Handle(Query query, CancellationToken ct) =>
+            Task.FromResult(new Response("list", catalog.All.Select(Model.From).ToList()));
     }
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
