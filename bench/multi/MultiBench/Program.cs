@@ -38,6 +38,7 @@ Dictionary<string, string> Settings(bool shared)
     env["Auth__SigningKey"] = "multi-bench-signing-key-of-at-least-32-bytes!";
     env["RateLimits__Tiers__guest__RequestsPerMinute"] = "100000000"; // limited (so the limits' cost is measured), never refused
     env["RateLimits__Tiers__guest__ConcurrentStreams"] = "100000";
+    env["RateLimits__Tiers__guest__TokensPerDay"] = "100000000000";
     env["Chat__ResumeGraceSeconds"] = "30";
     if (shared) env["Redis__Connection"] = $"127.0.0.1:{redisPort}";
     return env;
