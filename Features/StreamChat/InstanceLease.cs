@@ -37,8 +37,8 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
         """;
 
     private const string StoreLostSql = """
-        INSERT INTO chat_messages (id, session_id, role, content, model, status, error)
-        VALUES (@MessageId, @SessionId, 'assistant', @Content, @Model, 'interrupted', @Error)
+        INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error)
+        VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, 'interrupted', @Error)
         ON CONFLICT (id) DO NOTHING;
         UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
         DELETE FROM live_replies WHERE message_id = @MessageId;
@@ -57,8 +57,10 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
                 await RenewAsync(stopping);
                 await SweepAsync(stopping);
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            catch (Exception e) when (!stopping.IsCancellationRequested)
             {
+                // Whatever failed (the database, Redis, a stored event that does not read), the next tick tries again:
+                // an exception here would stop the host.
                 logger.LogWarning(e, "Renewing the instance lease or sweeping lost replies failed; retrying in {Seconds} s", (Lease / 3).TotalSeconds);
             }
         } while (await WaitAsync(timer, stopping));

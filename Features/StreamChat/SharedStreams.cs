@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -37,13 +38,13 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     public void Listen(Action<Request, Guid> handle)
     {
         if (shared.Connection is not { } connection) return;
-        // Not waited for: when Redis is away now, the multiplexer subscribes once it is back.
-        connection.GetSubscriber().Subscribe(Control, (_, message) =>
+        // In order (a reader's join before its leave); not waited for: when Redis is away, it subscribes once it is back.
+        connection.GetSubscriber().Subscribe(Control, CommandFlags.FireAndForget).OnMessage(message =>
         {
-            var text = (string?)message;
+            var text = (string?)message.Message;
             if (text?.Split(' ') is [var verb, var id] && Enum.TryParse<Request>(verb, out var request) && Guid.TryParse(id, out var messageId))
                 handle(request, messageId);
-        }, CommandFlags.FireAndForget);
+        });
     }
 
     private void Send(Request request, Guid id) => Try(redis => redis.Publish(Control, $"{request} {id}", CommandFlags.FireAndForget));
@@ -59,7 +60,9 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     /// <summary>Event <paramref name="number"/> of a stream this instance runs.</summary>
     public void Append(Guid id, long number, ChatEvent e) => Try(redis =>
     {
-        redis.ListRightPush(Events(id), Serialize(e), flags: CommandFlags.FireAndForget);
+        redis.ListRightPush(Events(id), Serialize(number, e), flags: CommandFlags.FireAndForget);
+        // Bounded from the first event on: a stream whose end never reaches Redis does not stay there for ever.
+        if (number == 1) redis.KeyExpire(Events(id), RunningLifetime, CommandFlags.FireAndForget);
         redis.Publish(Appended(id), number, CommandFlags.FireAndForget);
     });
 
@@ -79,11 +82,11 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
         try
         {
             foreach (var item in await redis.ListRangeAsync(Events(id)))
-                if (Deserialize(item) is TextDelta delta) text.Append(delta.Content);
+                if (Deserialize(item).Event is TextDelta delta) text.Append(delta.Content);
         }
-        catch (Exception e) when (SharedRedis.IsOutage(e))
+        catch (Exception e) when (SharedRedis.IsOutage(e) || e is JsonException or FormatException or KeyNotFoundException)
         {
-            logger.LogWarning("Redis is away: reply {MessageId} of a lost instance is stored without its text", id);
+            logger.LogWarning(e, "The shared events of reply {MessageId} of a lost instance cannot be read: it is stored without its text", id);
             return "";
         }
         return text.ToString();
@@ -96,8 +99,9 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
         try
         {
             if (!await redis.KeyExistsAsync(Meta(id))) return;
+            var produced = await redis.ListLengthAsync(Events(id));
             var length = await redis.ListRightPushAsync(Events(id),
-                [Serialize(InstanceLost), Serialize(new Done(false, sessionId, id, null, Cached: false))]);
+                [Serialize(produced + 1, InstanceLost), Serialize(produced + 2, new Done(false, sessionId, id, null, Cached: false))]);
             await redis.PublishAsync(Appended(id), length);
             Ended(id);
         }
@@ -132,48 +136,96 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
         /// <summary>How many events it had when it was found.</summary>
         public long Produced => produced;
 
-        /// <summary>The events after <paramref name="lastEventId"/>, then the new ones as they come, until <c>done</c>.</summary>
+        /// <summary>
+        /// The events after <paramref name="lastEventId"/>, then the new ones as they come, until <c>done</c>. Events carry
+        /// their own numbers: one missing from Redis (a copy lost while Redis was away) ends the stream with
+        /// <c>stream_incomplete</c> rather than a gap; so does Redis going away while the stream is read.
+        /// </summary>
         public async IAsyncEnumerable<StreamEvent> ReadAsync(long lastEventId, [EnumeratorCancellation] CancellationToken ct = default)
         {
             var connection = streams.Connection!;
-            var redis = connection.GetDatabase();
-            var subscriber = connection.GetSubscriber();
-            // Subscribed before the first read: an event appended in between is announced, not missed.
-            var announced = await subscriber.SubscribeAsync(Appended(id));
-            streams.Send(Request.Join, id);
+            ChannelMessageQueue? announced = null;
+            var next = lastEventId;
             try
             {
-                var next = lastEventId;
                 while (true)
                 {
-                    var items = await redis.ListRangeAsync(Events(id), next, -1);
-                    foreach (var item in items)
-                    {
-                        var e = Deserialize(item);
-                        yield return new StreamEvent(e.Type, e, ++next);
-                        if (e is Done) yield break;
-                    }
-                    // Resumed after its last event: nothing more will come.
-                    if (items.Length == 0 && next > 0 && await redis.ListGetByIndexAsync(Events(id), -1) is var latest
-                        && !latest.IsNull && Deserialize(latest) is Done) yield break;
-                    // The next announcement, or a look anyway after a second (an announcement can be lost in a reconnect).
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    wait.CancelAfter(TimeSpan.FromSeconds(1));
+                    Batch batch;
                     try
                     {
-                        await announced.ReadAsync(wait.Token);
+                        // Subscribed before the first read: an event appended in between is announced, not missed.
+                        if (announced is null)
+                        {
+                            announced = await connection.GetSubscriber().SubscribeAsync(Appended(id));
+                            streams.Send(Request.Join, id);
+                        }
+                        batch = await ReadBatchAsync(connection.GetDatabase(), announced, next, ct);
                     }
-                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    catch (Exception e) when (SharedRedis.IsOutage(e))
                     {
+                        batch = Incomplete(next, "The shared stream store went away while this stream was read; resume again later.");
                     }
+                    foreach (var e in batch.Events)
+                    {
+                        next = e.Id!.Value;
+                        yield return e;
+                    }
+                    if (batch.Ended) yield break;
                 }
             }
             finally
             {
-                streams.Send(Request.Leave, id);
-                await announced.UnsubscribeAsync();
+                if (announced is not null)
+                {
+                    streams.Send(Request.Leave, id);
+                    try
+                    {
+                        await announced.UnsubscribeAsync();
+                    }
+                    catch (Exception e) when (SharedRedis.IsOutage(e))
+                    {
+                        // Redis is away: the subscription went with its connection.
+                    }
+                }
             }
         }
+
+        private sealed record Batch(List<StreamEvent> Events, bool Ended);
+
+        /// <summary>The events Redis has after <paramref name="next"/>; when it has none, the wait for the next announcement (a second at most).</summary>
+        private async Task<Batch> ReadBatchAsync(IDatabase redis, ChannelMessageQueue announced, long next, CancellationToken ct)
+        {
+            var items = await redis.ListRangeAsync(Events(id), next, -1);
+            var events = new List<StreamEvent>();
+            foreach (var item in items)
+            {
+                var (number, e) = Deserialize(item);
+                if (number <= next) continue;
+                if (number != next + 1) return Incomplete(next, "Events of this stream are missing from the shared stream store.");
+                events.Add(new StreamEvent(e.Type, e, number));
+                next = number;
+                if (e is Done) return new Batch(events, true);
+            }
+            if (events.Count > 0) return new Batch(events, false);
+            // Nothing new: gone from Redis (expired), or over already, or the next announcement.
+            if (!await redis.KeyExistsAsync(Events(id))) return new Batch(events, true);
+            if (next > 0 && await redis.ListGetByIndexAsync(Events(id), -1) is { IsNull: false } latest && Deserialize(latest).Event is Done)
+                return new Batch(events, true);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(TimeSpan.FromSeconds(1)); // a look anyway: an announcement can be lost in a reconnect
+            try
+            {
+                await announced.ReadAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+            }
+            return new Batch(events, false);
+        }
+
+        private Batch Incomplete(long next, string message) =>
+            new([new StreamEvent("error", new ChatFailed("stream_incomplete", message), next + 1),
+                 new StreamEvent("done", new Done(false, Guid.Empty, id, null, Cached: false), next + 2)], true);
     }
 
     private static readonly Dictionary<string, JsonTypeInfo> Types = new()
@@ -186,14 +238,17 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
         ["done"] = StreamJson.Default.Done,
     };
 
-    /// <summary>An event as Redis keeps it: its type, a line break, its JSON.</summary>
-    private static string Serialize(ChatEvent e) => e.Type + "\n" + JsonSerializer.Serialize(e, Types[e.Type]);
+    /// <summary>An event as Redis keeps it: its number, its type and its JSON, a line break after each of the first two.</summary>
+    private static string Serialize(long number, ChatEvent e) =>
+        number.ToString(CultureInfo.InvariantCulture) + "\n" + e.Type + "\n" + JsonSerializer.Serialize(e, Types[e.Type]);
 
-    private static ChatEvent Deserialize(RedisValue item)
+    private static (long Number, ChatEvent Event) Deserialize(RedisValue item)
     {
         var text = (string)item!;
-        var split = text.IndexOf('\n');
-        return (ChatEvent)JsonSerializer.Deserialize(text.AsSpan(split + 1), Types[text[..split]])!;
+        var first = text.IndexOf('\n');
+        var second = text.IndexOf('\n', first + 1);
+        var e = (ChatEvent)JsonSerializer.Deserialize(text.AsSpan(second + 1), Types[text[(first + 1)..second]])!;
+        return (long.Parse(text.AsSpan(0, first), CultureInfo.InvariantCulture), e);
     }
 
     /// <summary>Redis calls that may fail while it is away: the stream goes on in this instance, resumable only here.</summary>

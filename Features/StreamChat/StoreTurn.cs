@@ -26,18 +26,33 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
     internal static readonly JsonSerializerOptions StoredJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     // The reply, and its row in the usage ledger at the reply's own time (billing history that outlives the session).
-    private const string InsertReplySql = """
-        WITH reply AS (
+    // The turn's row in live_replies is taken first: whoever deletes it (this, ReleaseSql, or InstanceLease's sweep of a
+    // lost instance) stores the reply and settles the reservation, exactly once.
+    private static string InsertReplySql(bool metered) => $"""
+        WITH mine AS (DELETE FROM live_replies WHERE message_id = @MessageId RETURNING 1),
+        reply AS (
             INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error, finish_reason,
                                        prompt_tokens, completion_tokens, cost, usage_estimated, sources)
-            VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error, @FinishReason,
-                    @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb)
+            SELECT @MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error,
+                   @FinishReason, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb
+            WHERE EXISTS (SELECT 1 FROM mine)
             RETURNING created_at
-        )
-        INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, message_id, created_at)
-        SELECT @UserId, 'chat', @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @SessionId, @MessageId, created_at FROM reply;
-        UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
-        DELETE FROM live_replies WHERE message_id = @MessageId;
+        ),
+        ledger AS (
+            INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, message_id, created_at)
+            SELECT @UserId, 'chat', @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @SessionId, @MessageId, created_at FROM reply
+        ),
+        touched AS (UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId AND EXISTS (SELECT 1 FROM reply))
+        {(metered ? ", settled AS (" + TokenQuota.SettleInTransactionSql + " AND EXISTS (SELECT 1 FROM reply))" : "")}
+        SELECT EXISTS (SELECT 1 FROM reply)
+        """;
+
+    private static readonly string[] InsertReplyStatements = [InsertReplySql(false), InsertReplySql(true)];
+
+    /// <summary>A turn that ends without its reply stored: its live row goes, and its reservation is settled, once.</summary>
+    private static readonly string ReleaseSql = $"""
+        WITH mine AS (DELETE FROM live_replies WHERE message_id = @MessageId RETURNING 1)
+        {TokenQuota.SettleInTransactionSql} AND EXISTS (SELECT 1 FROM mine)
         """;
 
     /// <summary>
@@ -120,20 +135,44 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
         var reservation = plan.Reservation;
         try
         {
-            await ExecuteDetachedAsync<object>(reservation is null ? InsertReplySql : InsertReplySql + TokenQuota.SettleInTransactionSql, new
+            var stored = await ExecuteDetachedAsync<bool>(InsertReplyStatements[reservation is null ? 0 : 1], new
             {
                 plan.Ids.MessageId, plan.Ids.SessionId, plan.Owner.UserId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
                 Sources = JsonSerializer.Serialize(reply.Sources, StoredJson),
                 reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,
             });
-            plan.Settled = reservation is not null;
-            return true;
+            plan.Settled = true;
+            if (stored) return true;
+            // Another instance took this turn for lost (this one's lease lapsed): it stored the reply and settled.
+            logger.LogWarning("Reply {MessageId} was stored as lost by another instance; this instance's reply is not stored", plan.Ids.MessageId);
+            return false;
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {
             logger.LogError(e, "Storing the {Status} reply {MessageId} failed", reply.Status, plan.Ids.MessageId);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// A turn whose reply could not be stored: its live row is removed and its reservation settled to what it used, in
+    /// one statement (not when another instance took the turn already). Logged, never thrown.
+    /// </summary>
+    public async Task ReleaseAsync(TurnPlan plan)
+    {
+        var reservation = plan.Reservation;
+        try
+        {
+            await ExecuteDetachedAsync<object>(reservation is null ? "DELETE FROM live_replies WHERE message_id = @MessageId" : ReleaseSql, new
+            {
+                plan.Ids.MessageId, reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,
+            });
+            plan.Settled = true;
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogError(e, "Releasing turn {MessageId} failed; it is stored as lost when this instance stops", plan.Ids.MessageId);
         }
     }
 

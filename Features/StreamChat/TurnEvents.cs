@@ -14,7 +14,7 @@ namespace ChatSlices.Features.StreamChat;
 /// stream ends, <c>usage</c> and <c>done</c>. A turn that cannot start (over quota, not stored) cancels the model call
 /// and is only <c>error</c> and <c>done</c>. The quota reservation is settled with the stored reply.
 /// </summary>
-public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, TokenQuota quota, ChatMetrics metrics)
+public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, ChatMetrics metrics)
 {
     public ChatRun Start(TurnPlan plan) =>
         new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Model.Id, plan.Owner.AssistantId, MeteredAsync(plan));
@@ -33,8 +33,8 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
         finally
         {
             timing.End(plan.Model);
-            // Settled with the stored reply when there is one; otherwise (nothing stored) here.
-            if (plan.Reservation is { } reservation && !plan.Settled) await quota.SettleAsync(reservation, plan.TokensUsed);
+            // Settled with the stored reply when there is one; otherwise (the reply could not be stored) here.
+            if (!plan.Settled) await store.ReleaseAsync(plan);
         }
     }
 

@@ -42,10 +42,12 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
         return new Counted(lease, this);
     }
 
-    private ValueTask<RateLimitLease> Degraded(string why)
+    private async ValueTask<RateLimitLease> Degraded(string why)
     {
         WarnDegraded(logger, why);
-        return local.AcquireAsync(1);
+        var lease = await local.AcquireAsync(1);
+        Interlocked.Exchange(ref Remaining, local.GetStatistics()?.CurrentAvailablePermits ?? 0);
+        return lease;
     }
 
     /// <summary>One script run; a lease that is or is not acquired.</summary>
@@ -53,13 +55,20 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
 
     public override RateLimiterStatistics? GetStatistics() => new() { CurrentAvailablePermits = Interlocked.Read(ref Remaining) };
 
-    public override TimeSpan? IdleDuration => Volatile.Read(ref _held) == 0 ? Stopwatch.GetElapsedTime(Volatile.Read(ref _lastUse)) : null;
+    /// <summary>Idle only when nothing is held and the fallback is full too (dropping it would forgive what it counted).</summary>
+    public override TimeSpan? IdleDuration =>
+        Volatile.Read(ref _held) == 0 && local.IdleDuration is { } fallbackIdle
+            ? TimeSpan.FromTicks(Math.Min(fallbackIdle.Ticks, Stopwatch.GetElapsedTime(Volatile.Read(ref _lastUse)).Ticks))
+            : null;
 
     protected override void Dispose(bool disposing)
     {
         if (disposing) local.Dispose();
         base.Dispose(disposing);
     }
+
+    // PartitionedRateLimiter drops idle partitions with DisposeAsync, which does not reach Dispose(true).
+    protected override ValueTask DisposeAsyncCore() => local.DisposeAsync();
 
     private static void WarnDegraded(ILogger logger, string why)
     {
@@ -174,7 +183,24 @@ public sealed class SharedConcurrency(IDatabase redis, string subject, int permi
     protected override async Task<RateLimitLease> AcquireSharedAsync()
     {
         var member = Guid.NewGuid().ToString("N");
-        var result = (RedisValue[])(await Redis.ScriptEvaluateAsync(Script, [_key], [permits, member, (long)SharedPermits.Lifetime.TotalMilliseconds]))!;
+        RedisValue[] result;
+        try
+        {
+            result = (RedisValue[])(await Redis.ScriptEvaluateAsync(Script, [_key], [permits, member, (long)SharedPermits.Lifetime.TotalMilliseconds]))!;
+        }
+        catch (Exception e) when (SharedRedis.IsOutage(e))
+        {
+            // The script may have run with its answer lost: the place it may hold is given back rather than left to lapse.
+            try
+            {
+                Redis.SortedSetRemove(_key, member, CommandFlags.FireAndForget);
+            }
+            catch (Exception again) when (SharedRedis.IsOutage(again))
+            {
+                // Still away: the place lapses on its own.
+            }
+            throw;
+        }
         Interlocked.Exchange(ref Remaining, (long)result[1]);
         return (int)result[0] == 1 ? held.Hold(Redis, _key, member) : new Refusal(null);
     }
@@ -217,9 +243,9 @@ public sealed class SharedPermits : IDisposable
             {
                 redis.ScriptEvaluate(RenewScript, [perKey.Key], args, CommandFlags.FireAndForget);
             }
-            catch (Exception e) when (SharedRedis.IsOutage(e))
+            catch (Exception)
             {
-                // Redis is away: the leases lapse there; the limiter counts per instance meanwhile.
+                // A timer callback must not throw (it would end the process): leases not renewed lapse in Redis.
             }
         }
     }

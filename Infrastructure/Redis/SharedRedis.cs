@@ -28,8 +28,11 @@ public sealed class SharedRedis : IDisposable
         Connection.ConnectionRestored += (_, _) => logger.LogInformation("Redis connection restored");
     }
 
-    /// <summary>Whether a Redis call failed because Redis is unreachable or slow (the caller degrades), not because of a bug.</summary>
-    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException or TimeoutException;
+    /// <summary>
+    /// Whether a Redis call failed on Redis's side (unreachable, slow, or refusing: a replica after a failover, loading,
+    /// out of memory): the caller degrades to what one instance can do.
+    /// </summary>
+    public static bool IsOutage(Exception e) => e is RedisException or TimeoutException;
 
     public void Dispose() => Connection?.Dispose();
 }
