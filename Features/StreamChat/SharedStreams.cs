@@ -12,7 +12,7 @@ namespace ChatSlices.Features.StreamChat;
 /// <summary>
 /// Turns' event streams shared through Redis (when <c>Redis:Connection</c> is set), so that a reader can resume a
 /// stream, and stop it, through any instance. The instance running a turn copies each event, as it appends it to its
-/// own <see cref="LiveStream"/>, into a Redis list (event n at index n - 1) and announces it on the stream's channel;
+/// own <see cref="LiveStream"/>, into a Redis list (each with its number) and announces it on the stream's channel;
 /// a reader elsewhere takes the events after its last one from the list and waits on the channel for more. The copies
 /// are sent without waiting for Redis's answer: the turn's own readers never wait on Redis. Readers elsewhere tell
 /// the owner that they read (so it keeps the turn going past the grace) and when they stop; cancels travel the same way.
@@ -25,8 +25,6 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     private IConnectionMultiplexer? Connection => shared.Connection;
     private IDatabase? Redis => shared.Connection?.GetDatabase();
 
-    public bool Enabled => shared.Connection is not null;
-
     private static RedisKey Events(Guid id) => $"chatslices:stream:{{{id}}}:events";
     private static RedisKey Meta(Guid id) => $"chatslices:stream:{{{id}}}:meta";
     private static RedisChannel Appended(Guid id) => RedisChannel.Literal($"chatslices:stream:{id}:appended");
@@ -38,13 +36,20 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
     public void Listen(Action<Request, Guid> handle)
     {
         if (shared.Connection is not { } connection) return;
-        // In order (a reader's join before its leave); not waited for: when Redis is away, it subscribes once it is back.
-        connection.GetSubscriber().Subscribe(Control, CommandFlags.FireAndForget).OnMessage(message =>
+        try
         {
-            var text = (string?)message.Message;
-            if (text?.Split(' ') is [var verb, var id] && Enum.TryParse<Request>(verb, out var request) && Guid.TryParse(id, out var messageId))
-                handle(request, messageId);
-        });
+            // In order (a reader's join before its leave); not waited for: when Redis is away, it subscribes once it is back.
+            connection.GetSubscriber().Subscribe(Control, CommandFlags.FireAndForget).OnMessage(message =>
+            {
+                var text = (string?)message.Message;
+                if (text?.Split(' ') is [var verb, var id] && Enum.TryParse<Request>(verb, out var request) && Guid.TryParse(id, out var messageId))
+                    handle(request, messageId);
+            });
+        }
+        catch (Exception e) when (SharedRedis.IsOutage(e))
+        {
+            logger.LogWarning(e, "Redis is away: readers and stop buttons on other instances do not reach this one's streams");
+        }
     }
 
     private void Send(Request request, Guid id) => Try(redis => redis.Publish(Control, $"{request} {id}", CommandFlags.FireAndForget));
