@@ -43,18 +43,9 @@ ORDER="${MEMORY_CONFIGS:-published workstation-nonconcurrent server-gen0-16 serv
 eval "$(timeout 120 bash "${ROOT}/run.sh" --setup-only)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chatslices-memory.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-PUBLISHED="${BENCH_PUBLISHED:-}"
-if [[ -z "$PUBLISHED" ]]; then
-  log "publishing the service (Release)"
-  timeout 300 dotnet publish "${ROOT}/ChatSlices.csproj" -c Release -o "${WORK}/publish" --artifacts-path "${WORK}/artifacts" --nologo -v q >&2
-  PUBLISHED="${WORK}/publish"
-fi
-BENCH_DLL="${BENCH_DLL:-}"
-if [[ -z "$BENCH_DLL" ]]; then
-  log "building bench/ChatSlices.Bench (Release)"
-  timeout 300 dotnet build "${BENCH_DIR}/ChatSlices.Bench/ChatSlices.Bench.csproj" -c Release --artifacts-path "${WORK}/artifacts" --nologo -v q >&2
-  BENCH_DLL="${WORK}/artifacts/bin/ChatSlices.Bench/release/ChatSlices.Bench.dll"
-fi
+# shellcheck source=bench/prepare.sh
+source "${BENCH_DIR}/prepare.sh"
+prepare_publish_and_bench "$WORK"
 
 # A GC snapshot without forcing a collection: heap at the last GC, what it has committed, the process working set.
 default_probe='command -v dotnet-counters >/dev/null || { grep VmRSS /proc/$BENCH_SERVICE_PID/status; exit 0; }

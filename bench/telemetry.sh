@@ -28,18 +28,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/chatslices-telemetry.XXXXXX")"
 SINK_PID=""
 cleanup() { [[ -n "$SINK_PID" ]] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-PUBLISHED="${BENCH_PUBLISHED:-}"
-if [[ -z "$PUBLISHED" ]]; then
-  log "publishing the service (Release)"
-  timeout 300 dotnet publish "${ROOT}/ChatSlices.csproj" -c Release -o "${WORK}/publish" --artifacts-path "${WORK}/artifacts" --nologo -v q >&2
-  PUBLISHED="${WORK}/publish"
-fi
-BENCH_DLL="${BENCH_DLL:-}"
-if [[ -z "$BENCH_DLL" ]]; then
-  log "building bench/ChatSlices.Bench (Release)"
-  timeout 300 dotnet build "${BENCH_DIR}/ChatSlices.Bench/ChatSlices.Bench.csproj" -c Release --artifacts-path "${WORK}/artifacts" --nologo -v q >&2
-  BENCH_DLL="${WORK}/artifacts/bin/ChatSlices.Bench/release/ChatSlices.Bench.dll"
-fi
+# shellcheck source=bench/prepare.sh
+source "${BENCH_DIR}/prepare.sh"
+prepare_publish_and_bench "$WORK"
 
 ON_ENV=()
 if [[ "${TELEMETRY_OTLP:-0}" == 1 ]]; then

@@ -28,12 +28,7 @@ public sealed class CreateEmbeddings : ICarterModule
     public sealed record Command(Request Body, ClaimsPrincipal User, Caller Caller) : IRequest<Outcome<Response>>, IValidated
     {
         /// <summary>The texts to embed: the one string, or each of the array's.</summary>
-        public IReadOnlyList<string> Texts => Body.Input switch
-        {
-            { ValueKind: JsonValueKind.String } one => [one.GetString()!],
-            { ValueKind: JsonValueKind.Array } many => [.. many.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString()! : "")],
-            _ => [],
-        };
+        public IReadOnlyList<string> Texts => StorableJson.OneOrMany(Body.Input) ?? [];
 
         public void Validate(ValidationErrors errors)
         {

@@ -109,12 +109,7 @@ public sealed record ChatRequest(
     public Guid? EffectiveSessionId => SessionId ?? ConversationId;
 
     /// <summary><c>stop</c> as a list: one string, or up to four.</summary>
-    public IReadOnlyList<string>? StopSequences => Stop switch
-    {
-        { ValueKind: JsonValueKind.String } one => [one.GetString()!],
-        { ValueKind: JsonValueKind.Array } many => [.. many.EnumerateArray().Select(s => s.ValueKind == JsonValueKind.String ? s.GetString()! : "")],
-        _ => null,
-    };
+    public IReadOnlyList<string>? StopSequences => StorableJson.OneOrMany(Stop);
     public string? EffectiveModel => Model ?? LlmModel;
 
     /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>

@@ -26,6 +26,17 @@ public static class StorableJson
 {
     public const string Problem = "Text may not contain a NUL character or a lone surrogate.";
 
+    /// <summary>
+    /// OpenAI's "a string, or an array of strings" (<c>stop</c>, an embedding's <c>input</c>) as a list: the one string,
+    /// or each of the array's (a non-string item as empty, for validation to refuse); null for anything else.
+    /// </summary>
+    public static IReadOnlyList<string>? OneOrMany(JsonElement? value) => value switch
+    {
+        { ValueKind: JsonValueKind.String } one => [one.GetString()!],
+        { ValueKind: JsonValueKind.Array } many => [.. many.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString()! : "")],
+        _ => null,
+    };
+
     /// <summary>Whether every string and property name in <paramref name="element"/> can be stored.</summary>
     public static bool IsStorable(JsonElement element)
     {

@@ -14,6 +14,13 @@ namespace ChatSlices.Infrastructure.RateLimiting;
 /// </summary>
 public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger logger) : RateLimiter
 {
+    /// <summary>The start of every limit script: <c>now</c>, Redis's clock in milliseconds (instances' clocks may differ).</summary>
+    internal const string NowLua = """
+        local t = redis.call('TIME')
+        local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+        """;
+
     private static long _lastWarning;
     private long _lastUse = Stopwatch.GetTimestamp();
     private int _held;
@@ -134,9 +141,7 @@ public abstract class SharedLimiter(IDatabase redis, RateLimiter local, ILogger 
 public sealed class SharedTokenBucket(IDatabase redis, string subject, int perMinute, RateLimiter local, ILogger logger)
     : SharedLimiter(redis, local, logger)
 {
-    private const string Script = """
-        local t = redis.call('TIME')
-        local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    private const string Script = SharedLimiter.NowLua + """
         local limit = tonumber(ARGV[1])
         local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
         local tokens = tonumber(state[1]) or limit
@@ -167,9 +172,7 @@ public sealed class SharedTokenBucket(IDatabase redis, string subject, int perMi
 public sealed class SharedConcurrency(IDatabase redis, string subject, int permits, SharedPermits held, RateLimiter local, ILogger logger)
     : SharedLimiter(redis, local, logger)
 {
-    private const string Script = """
-        local t = redis.call('TIME')
-        local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    private const string Script = SharedLimiter.NowLua + """
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
         local used = redis.call('ZCARD', KEYS[1])
         if used >= tonumber(ARGV[1]) then return {0, 0} end
@@ -214,9 +217,8 @@ public sealed class SharedPermits : IDisposable
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(60);
 
-    private const string RenewScript = """
-        local t = redis.call('TIME')
-        local lapse = t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[1])
+    private const string RenewScript = SharedLimiter.NowLua + """
+        local lapse = now + tonumber(ARGV[1])
         for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', lapse, ARGV[i]) end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         return 0
