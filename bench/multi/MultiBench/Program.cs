@@ -20,6 +20,8 @@ var seconds = int.Parse(options.GetValueOrDefault("seconds", "5"), CultureInfo.I
 var clients = int.Parse(options.GetValueOrDefault("clients", "64"), CultureInfo.InvariantCulture);
 var resumes = int.Parse(options.GetValueOrDefault("resumes", "20"), CultureInfo.InvariantCulture);
 var log = new BenchLog("multi");
+// Whatever ends the run (a failed check included), the servers it started go with it.
+AppDomain.CurrentDomain.UnhandledException += (_, _) => ChildProcess.StopAllAsync().GetAwaiter().GetResult();
 
 await using var fake = new FakeUpstream();
 var admin = BenchDatabase.AdminConnectionString();
