@@ -214,8 +214,8 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
             if (events.Count > 0) return new Batch(events, false);
             // Nothing new: gone from Redis (expired), or over already, or the next announcement.
             if (!await redis.KeyExistsAsync(Events(id))) return new Batch(events, true);
-            if (next > 0 && await redis.ListGetByIndexAsync(Events(id), -1) is { IsNull: false } latest && Deserialize(latest).Event is Done)
-                return new Batch(events, true);
+            if (next > 0 && await redis.ListGetByIndexAsync(Events(id), -1) is { IsNull: false } latest && Deserialize(latest) is (var last, Done))
+                return new Batch(events, Ended: last <= next); // appended since the range was read: read it, not end before it
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(TimeSpan.FromSeconds(1)); // a look anyway: an announcement can be lost in a reconnect
             try
