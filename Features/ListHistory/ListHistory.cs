@@ -108,7 +108,7 @@ public sealed class ListHistory : ICarterModule
             {
                 query.UserId, query.IncludeArchived, query.StartDate, query.EndDate, query.Model, query.AssistantId,
                 query.Search, query.IncludeMessages, Offset = (long)(query.Page - 1) * query.PageSize, query.PageSize,
-                MessageCap = MessagesPerSession,
+                Depth = MessagesPerSession + 1,
             }, cancellationToken: ct), (page, session) => (page, session), splitOn: "id")).AsList();
             var sessions = rows.Where(r => r.Session is not null).Select(r => r.Page.Messages is null
                 ? r.Session!

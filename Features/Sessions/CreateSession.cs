@@ -22,8 +22,8 @@ public static class CreateSession
 
     private const string Sql = $"""
         WITH s AS (
-            INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
-            VALUES (@Id, @UserId, @ApplicationId, @AssistantId, @Model, @Title)
+            INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title, title_by_user)
+            VALUES (@Id, @UserId, @ApplicationId, @AssistantId, @Model, @Title, @Title IS NOT NULL)
             RETURNING *
         )
         SELECT {SessionViews.SessionColumns} FROM s

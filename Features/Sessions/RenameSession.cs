@@ -22,7 +22,7 @@ public static class RenameSession
     }
 
     private const string Sql = $"""
-        UPDATE chat_sessions s SET title = @Title, updated_at = now()
+        UPDATE chat_sessions s SET title = @Title, title_by_user = true, updated_at = now()
         WHERE s.id = @SessionId AND s.user_id = @UserId
         RETURNING {SessionViews.SessionColumns}
         """;

@@ -13,7 +13,7 @@ public static class ResetSession
 
     private const string Sql = """
         WITH s AS (
-            UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId AND user_id = @UserId RETURNING id
+            UPDATE chat_sessions SET updated_at = now(), active_leaf_id = NULL WHERE id = @SessionId AND user_id = @UserId RETURNING id
         ), removed AS (
             DELETE FROM chat_messages WHERE session_id IN (SELECT id FROM s)
         )

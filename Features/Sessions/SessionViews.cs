@@ -5,18 +5,32 @@ using Npgsql;
 
 namespace ChatSlices.Features.Sessions;
 
-/// <summary>A stored message as API.md shows it.</summary>
+/// <summary>
+/// A stored message as API.md shows it. <see cref="SiblingIds"/> (the messages with its parent, itself included, oldest
+/// first) where the route reads a branch.
+/// </summary>
 public sealed record MessageView(
-    Guid Id, Guid SessionId, string Role, string Content, string? Model, string Status,
-    int? PromptTokens, int? CompletionTokens, decimal? Cost, JsonElement Sources, DateTime CreatedAt);
+    Guid Id, Guid SessionId, Guid? ParentId, string Role, string Content, string? Model, string Status,
+    int? PromptTokens, int? CompletionTokens, decimal? Cost, JsonElement Sources, DateTime CreatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? SiblingIds)
+{
+    /// <summary>How many answers (or versions of a turn) there are at this place of the tree.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SiblingCount => SiblingIds?.GetArrayLength();
+
+    /// <summary>This one's place among them, from 1 (shown as 2/3).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SiblingPosition => SiblingIds is { } ids ? ids.EnumerateArray().TakeWhile(s => s.GetGuid() != Id).Count() + 1 : null;
+}
 
 /// <summary>
 /// A session as API.md shows it; <see cref="Messages"/> (its last messages, oldest first) and
 /// <see cref="MessagesTruncated"/> only where the route includes them.
 /// </summary>
+/// <remarks><see cref="SystemPrompt"/>, <see cref="Temperature"/> and <see cref="MaxTokens"/>: the session's own settings (null: unset).</remarks>
 public sealed record SessionView(
     Guid Id, string? UserId, string? ApplicationId, Guid? AssistantId, string Model, string? Title, bool Archived,
-    long MessageCount, DateTime CreatedAt, DateTime UpdatedAt)
+    long MessageCount, Guid? ActiveLeafId, string? SystemPrompt, double? Temperature, int? MaxTokens, DateTime CreatedAt, DateTime UpdatedAt)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<MessageView>? Messages { get; init; }
@@ -36,32 +50,54 @@ public static class SessionViews
 {
     public const string SessionColumns = """
         s.id, s.user_id, s.application_id, s.assistant_id, s.model, s.title, s.archived_at IS NOT NULL AS archived,
-        (SELECT count(*) FROM chat_messages c WHERE c.session_id = s.id) AS message_count, s.created_at, s.updated_at
+        (SELECT count(*) FROM chat_messages c WHERE c.session_id = s.id) AS message_count,
+        s.active_leaf_id, s.system_prompt, s.temperature, s.max_tokens, s.created_at, s.updated_at
         """;
 
-    public const string MessageColumns = """
-        m.id, m.session_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at
+    private const string MessageFields = """
+        m.id, m.session_id, m.parent_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at
+        """;
+
+    /// <summary>A message of <c>m</c> as <see cref="MessageView"/>, without its siblings.</summary>
+    public const string MessageColumns = MessageFields + ", NULL::jsonb AS sibling_ids";
+
+    /// <summary>A message of <c>m</c> as <see cref="MessageView"/>, with its siblings (a session's first messages are siblings).</summary>
+    public const string BranchMessageColumns = MessageFields + """
+        , to_jsonb(CASE WHEN m.parent_id IS NULL
+              THEN ARRAY(SELECT x.id FROM chat_messages x WHERE x.session_id = m.session_id AND x.parent_id IS NULL ORDER BY x.created_at, x.id)
+              ELSE ARRAY(SELECT x.id FROM chat_messages x WHERE x.parent_id = m.parent_id ORDER BY x.created_at, x.id)
+          END) AS sibling_ids
+        """;
+
+    /// <summary>
+    /// <c>branch (id, depth)</c>: the active branch of session <c>s</c> (joined by the statement that uses it), from its
+    /// leaf (depth 1) up, at most <c>@Depth</c> messages. Each step is one lookup by primary key.
+    /// </summary>
+    public const string ActiveBranchCte = """
+        branch AS (
+            SELECT s.active_leaf_id AS id, 1 AS depth FROM session s WHERE s.active_leaf_id IS NOT NULL
+            UNION ALL
+            SELECT p.parent_id, b.depth + 1 FROM branch b JOIN chat_messages p ON p.id = b.id
+            WHERE p.parent_id IS NOT NULL AND b.depth < @Depth
+        )
         """;
 
     /// <summary>What one session's read shows at most: its last messages (the rest is paged by ListMessages).</summary>
     public const int SessionMessageCap = 50;
 
-    /// <summary>Columns of a message of <c>m</c>, for a subquery that picks the messages (not the search vector).</summary>
-    private const string MessageRowColumns = "id, session_id, role, content, model, status, prompt_tokens, completion_tokens, cost, sources, created_at";
-
     /// <summary>
-    /// The last <c>@MessageCap + 1</c> messages of session <c>s</c> as one JSON array of <see cref="MessageView"/>, oldest
-    /// first (one more than shown tells whether older ones were left out): many sessions' messages in one statement
-    /// (history). Times are written in UTC with a <c>Z</c>, as they are read.
+    /// The last <c>@Depth</c> messages of the active branch of session <c>s</c> as one JSON array of
+    /// <see cref="MessageView"/>, oldest first (one more than shown tells whether older ones were left out): many
+    /// sessions' messages in one statement (history). Times are written in UTC with a <c>Z</c>, as they are read.
     /// </summary>
     public const string LastMessagesJson = $"""
-        (SELECT coalesce(jsonb_agg(jsonb_build_object(
-            'id', m.id, 'session_id', m.session_id, 'role', m.role, 'content', m.content, 'model', m.model,
+        (WITH RECURSIVE session AS (SELECT s.active_leaf_id), {ActiveBranchCte}
+         SELECT coalesce(jsonb_agg(jsonb_build_object(
+            'id', m.id, 'session_id', m.session_id, 'parent_id', m.parent_id, 'role', m.role, 'content', m.content, 'model', m.model,
             'status', m.status, 'prompt_tokens', m.prompt_tokens, 'completion_tokens', m.completion_tokens,
             'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-            ORDER BY m.created_at, m.id), '[]'::jsonb)::text
-         FROM (SELECT {MessageRowColumns} FROM chat_messages WHERE session_id = s.id
-               ORDER BY created_at DESC, id DESC LIMIT @MessageCap + 1) m)
+            ORDER BY b.depth DESC), '[]'::jsonb)::text
+         FROM branch b JOIN chat_messages m ON m.id = b.id)
         """;
 
     /// <summary>Sessions the caller may see: their own, and with <c>@GuestSessions</c> a guest session by its id.</summary>
@@ -69,12 +105,10 @@ public static class SessionViews
 
     private const string LoadSql = $"""
         SELECT {SessionColumns} FROM chat_sessions s WHERE s.id = @SessionId AND {Visible};
-        SELECT m.* FROM (
-            SELECT {MessageColumns} FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
-            WHERE m.session_id = @SessionId AND @WithMessages AND {Visible}
-            ORDER BY m.created_at DESC, m.id DESC LIMIT @MessageCap + 1
-        ) m
-        ORDER BY m.created_at, m.id;
+        WITH RECURSIVE session AS (SELECT s.active_leaf_id FROM chat_sessions s WHERE s.id = @SessionId AND @WithMessages AND {Visible}),
+        {ActiveBranchCte}
+        SELECT {BranchMessageColumns} FROM branch b JOIN chat_messages m ON m.id = b.id
+        ORDER BY b.depth DESC;
         """;
 
     /// <summary>
@@ -85,7 +119,7 @@ public static class SessionViews
     {
         await using var results = await conn.QueryMultipleAsync(new CommandDefinition(LoadSql, new
         {
-            SessionId = sessionId, UserId = userId, GuestSessions = guestSessions, WithMessages = withMessages, MessageCap = SessionMessageCap,
+            SessionId = sessionId, UserId = userId, GuestSessions = guestSessions, WithMessages = withMessages, Depth = SessionMessageCap + 1,
         }, cancellationToken: ct));
         var session = await results.ReadSingleOrDefaultAsync<SessionView>();
         var messages = (await results.ReadAsync<MessageView>()).AsList();

@@ -26,7 +26,21 @@ public sealed class SessionsEndpoints : ICarterModule
             .WithSummary("A non-streaming turn: the user message and the stored reply (honours Idempotency-Key)")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        sessions.MapPost("/{id:guid}/messages/{messageId:guid}/regenerate", BranchTurns.Regenerate).WithName("RegenerateReply").WithMetadata(new ModelCallRoute())
+            .WithSummary("A new reply to a stored user turn, beside the old one, streamed like /v1/chat/stream; its branch becomes active")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        sessions.MapPut("/{id:guid}/messages/{messageId:guid}", BranchTurns.Edit).WithName("EditMessage").WithMetadata(new ModelCallRoute())
+            .WithSummary("A new version of a user turn, beside the old one, with its reply streamed (reply: false stores it only)")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        sessions.MapDelete("/{id:guid}/messages/{messageId:guid}", DeleteMessage.Endpoint).WithName("DeleteMessage")
+            .WithSummary("Delete a message and every message under it").ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        sessions.MapPost("/{id:guid}/active", SwitchBranch.Endpoint).WithName("SwitchBranch")
+            .WithSummary("Make the branch through a message the active one").ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
         sessions.MapPut("/{id:guid}", RenameSession.Endpoint).WithName("RenameSession").WithSummary("Rename a session");
+        sessions.MapPatch("/{id:guid}", UpdateSession.Endpoint).WithName("UpdateSession")
+            .WithSummary("Set the session's own system_prompt, temperature, max_tokens, model (null clears) or title")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        sessions.MapPost("/{id:guid}/claim", ClaimSession.Endpoint).WithName("ClaimSession").WithSummary("Make a guest session the caller's");
         sessions.MapPost("/{id:guid}/archive", ArchiveSession.Archive).WithName("ArchiveSession").WithSummary("Archive a session (hidden from history by default)");
         sessions.MapPost("/{id:guid}/unarchive", ArchiveSession.Unarchive).WithName("UnarchiveSession").WithSummary("Bring an archived session back");
         sessions.MapPost("/{id:guid}/reset", ResetSession.Endpoint).WithName("ResetSession").WithSummary("Remove a session's messages, keep the session");

@@ -53,6 +53,12 @@ public sealed record Attachment(Guid? DocumentId, string? Title, int? MaxTokens,
 
 public sealed record AttachmentConfig(List<Attachment>? Attachments);
 
+/// <summary>
+/// A turn placed beside a stored one: a new reply to stored user turn <paramref name="MessageId"/> (or to the user turn of
+/// reply <paramref name="MessageId"/>) when <paramref name="Regenerate"/>, else a new version of user turn <paramref name="MessageId"/>.
+/// </summary>
+public sealed record TurnAnchor(Guid MessageId, bool Regenerate);
+
 /// <summary>OpenAI's <c>response_format</c>: <c>text</c>, <c>json_object</c>, or <c>json_schema</c> with its schema.</summary>
 public sealed record ResponseFormat(string? Type, JsonElement? JsonSchema);
 
@@ -108,6 +114,10 @@ public sealed record ChatRequest(
 
     public Guid? EffectiveSessionId => SessionId ?? ConversationId;
 
+    /// <summary>The stored turn this one regenerates or edits (the session's routes set it; no JSON field).</summary>
+    [JsonIgnore]
+    public TurnAnchor? Anchor { get; init; }
+
     /// <summary><c>stop</c> as a list: one string, or up to four.</summary>
     public IReadOnlyList<string>? StopSequences => StorableJson.OneOrMany(Stop);
     public string? EffectiveModel => Model ?? LlmModel;
@@ -132,7 +142,8 @@ public sealed record ChatRequest(
     {
         if (PromptId is not null && (Messages is not null || Query is not null))
             errors.Add("prompt_id", "prompt_id (with prompt_variables) builds the user turn: send it without query or messages.");
-        if (PromptId is null && Messages is null && Query is null) errors.Add("query", "Send either messages or query (or prompt_id).");
+        if (PromptId is null && Messages is null && Query is null && Anchor is not { Regenerate: true })
+            errors.Add("query", "Send either messages or query (or prompt_id).");
         if (Messages is not null && Query is not null) errors.Add("messages", "Send either messages or query, not both.");
         if (SessionId is not null && ConversationId is not null && SessionId != ConversationId)
             errors.Add("conversation_id", "conversation_id is an alias of session_id; they differ.");

@@ -26,7 +26,7 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
     // A reply is lost when its instance holds no lease now and it is older than a lease (so an instance that has just
     // started, and not yet renewed, is not swept by another).
     private const string LostSql = """
-        SELECT l.message_id AS MessageId, l.session_id AS SessionId, l.model AS Model,
+        SELECT l.message_id AS MessageId, l.session_id AS SessionId, l.parent_id AS UserMessageId, l.model AS Model,
                l.quota_subject AS Subject, l.quota_day AS Day, l.quota_tokens AS Tokens
         FROM live_replies l
         WHERE l.started_at < now() - make_interval(secs => @Seconds)
@@ -36,16 +36,16 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
         FOR UPDATE OF l SKIP LOCKED
         """;
 
-    private const string StoreLostSql = """
-        INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error)
-        VALUES (@MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, 'interrupted', @Error)
+    private const string StoreLostSql = $"""
+        INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model, status, error)
+        VALUES (@MessageId, @SessionId, {StoreTurn.ReplyParent}, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, 'interrupted', @Error)
         ON CONFLICT (id) DO NOTHING;
-        UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId;
+        UPDATE chat_sessions SET updated_at = now(), {StoreTurn.ReplyActivated} WHERE id = @SessionId;
         DELETE FROM live_replies WHERE message_id = @MessageId;
         UPDATE usage_daily SET tokens = greatest(0, tokens - @Tokens) WHERE subject = @Subject AND day = @Day;
         """;
 
-    private sealed record LostReply(Guid MessageId, Guid SessionId, string Model, string? Subject, DateOnly? Day, long? Tokens);
+    private sealed record LostReply(Guid MessageId, Guid SessionId, Guid? UserMessageId, string Model, string? Subject, DateOnly? Day, long? Tokens);
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
@@ -95,7 +95,7 @@ public sealed class InstanceLease(NpgsqlDataSource db, SharedStreams shared, IOp
             var content = await shared.TextSoFarAsync(reply.MessageId);
             await conn.ExecuteAsync(new CommandDefinition(StoreLostSql, new
             {
-                reply.MessageId, reply.SessionId, reply.Model, Content = content, Error = SharedStreams.InstanceLost.Message,
+                reply.MessageId, reply.SessionId, reply.UserMessageId, reply.Model, Content = content, Error = SharedStreams.InstanceLost.Message,
                 reply.Subject, reply.Day, Tokens = reply.Tokens ?? 0,
             }, tx, cancellationToken: ct));
         }

@@ -21,23 +21,43 @@ namespace ChatSlices.Features.StreamChat;
 /// </summary>
 public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, TokenQuota quota, IOptions<AiSettings> ai, IOptions<ChatSettings> chat)
 {
-    private sealed record SessionRow(Guid Id, string Model, Guid? AssistantId);
+    private sealed record SessionRow(Guid Id, string Model, Guid? AssistantId, Guid? ActiveLeafId, string? SystemPrompt, double? Temperature, int? MaxTokens);
+
+    /// <summary>The stored user turn a regenerate or an edit is placed beside (<see cref="TurnAnchor"/>).</summary>
+    private sealed record AnchorRow(Guid Id, Guid? ParentId, string Role, string Content);
 
     /// <summary>What the turn reads from the database, each part only when the request needs it.</summary>
-    private sealed record Lookups(SessionRow? Session, List<PastTurn> History, AssistantProfile? Assistant, string? PromptContent, long VisibleDocuments);
+    private sealed record Lookups(SessionRow? Session, AnchorRow? Anchor, List<PastTurn> History, AssistantProfile? Assistant, string? PromptContent,
+        long VisibleDocuments);
 
     private const string VisibleSession = "(s.user_id = @UserId OR (@GuestSessions AND s.user_id IS NULL))";
 
-    private const string SessionSql = $"SELECT s.id, s.model, s.assistant_id FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession};";
+    private const string SessionSql = $"""
+        SELECT s.id, s.model, s.assistant_id, s.active_leaf_id, s.system_prompt, s.temperature, s.max_tokens
+        FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession};
+        """;
 
+    // The user turn named, or the one a named reply answers when regenerating; a message of the session only.
+    private const string AnchorFrom = """
+        FROM chat_messages a JOIN chat_messages u ON u.id = CASE WHEN @Regenerate AND a.role = 'assistant' THEN a.parent_id ELSE a.id END
+        WHERE a.id = @AnchorId AND a.session_id = s.id
+        """;
+
+    private const string AnchorSql = $"SELECT u.id, u.parent_id, u.role, u.content FROM chat_sessions s, LATERAL (SELECT u.* {AnchorFrom}) u WHERE s.id = @SessionId AND {VisibleSession};";
+
+    // The branch the new turn continues: the active one, or the one above the anchor. Its last turns, oldest first.
     private const string HistorySql = $"""
+        WITH RECURSIVE session AS (
+            SELECT CASE WHEN @AnchorId::uuid IS NULL THEN s.active_leaf_id ELSE (SELECT u.parent_id {AnchorFrom}) END AS active_leaf_id
+            FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession}
+        ),
+        {Sessions.SessionViews.ActiveBranchCte}
         SELECT role, content FROM (
-            SELECT role, content, created_at FROM chat_messages
-            WHERE session_id = @SessionId AND status <> 'error' AND role IN ('user', 'assistant')
-              AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession})
-            ORDER BY created_at DESC
+            SELECT m.role, m.content, b.depth FROM branch b JOIN chat_messages m ON m.id = b.id
+            WHERE m.status <> 'error' AND m.role IN ('user', 'assistant')
+            ORDER BY b.depth
             LIMIT @MaxHistory
-        ) recent ORDER BY created_at;
+        ) recent ORDER BY depth DESC;
         """;
 
     // The assistant named, else the session's own.
@@ -60,11 +80,17 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var found = await LookupAsync(body, userId, ownSessionOnly, referenced, ct);
         var session = found.Session;
         if (body.EffectiveSessionId is not null && session is null) return Failure.NotFound("Session");
+        var anchor = found.Anchor;
+        if (body.Anchor is not null && anchor is null) return Failure.NotFound("Message");
+        if (anchor is { Role: not "user" })
+            throw RequestValidationException.For("message_id", body.Anchor!.Regenerate
+                ? "Only a reply, or the user turn it answers, can be regenerated."
+                : BranchTurns.UserTurnsOnly);
         var assistant = found.Assistant;
         if ((body.AssistantId ?? session?.AssistantId) is not null && assistant is null) return Failure.NotFound("Assistant");
         if (assistant is { RequiresAuth: true } && userId is null)
             return new Failure(StatusCodes.Status401Unauthorized, "This assistant is for signed-in users; send a bearer token.", "authentication_required");
-        var userText = UserText(body, found.PromptContent);
+        var userText = body.Anchor is { Regenerate: true } ? anchor!.Content : UserText(body, found.PromptContent);
         if (userText.Failure is { } noPrompt) return noPrompt;
 
         var modelId = body.EffectiveModel
@@ -77,11 +103,15 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var earlier = body.EarlierTurns.Select(t => new PastTurn(t.Role!, t.Text!)).ToList();
         var history = earlier.Count > 0 ? earlier : found.History;
 
-        var ids = new TurnIds(session?.Id ?? Guid.CreateVersion7(), session is null, Guid.CreateVersion7(), Guid.CreateVersion7());
+        var ids = body.Anchor is { Regenerate: true }
+            ? new TurnIds(session!.Id, false, anchor!.Id, Guid.CreateVersion7(), anchor.ParentId, UserTurnStored: true)
+            : new TurnIds(session?.Id ?? Guid.CreateVersion7(), session is null, Guid.CreateVersion7(), Guid.CreateVersion7(),
+                anchor is null ? session?.ActiveLeafId : anchor.ParentId);
         if (found.VisibleDocuments != referenced.Length) return Failure.NotFound("Document");
 
-        var maxTokens = Math.Min(body.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
-        var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
+        // The turn's own settings, else the session's, else the assistant's.
+        var maxTokens = Math.Min(body.MaxTokens ?? session?.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
+        var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? session?.SystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
             model.Value.ContextWindow - maxTokens, model.Value.Tokens());
         if (prompt.Tokens.CountMessage(prompt.SystemPrompt) + prompt.Tokens.CountMessage(prompt.UserText) > prompt.Budget)
             throw RequestValidationException.For(body.SystemPrompt is not null ? "system_prompt" : body.Messages is not null ? "messages" : "query",
@@ -90,7 +120,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var settings = new OpenAIPromptExecutionSettings
         {
             ModelId = model.Value.ProviderModel ?? model.Value.Id,
-            Temperature = body.Temperature ?? assistant?.Settings.Temperature ?? 0.7,
+            Temperature = body.Temperature ?? session?.Temperature ?? assistant?.Settings.Temperature ?? 0.7,
             MaxTokens = maxTokens,
             TopP = body.TopP,
             StopSequences = body.StopSequences?.ToList(),
@@ -121,24 +151,27 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var sessionId = body.EffectiveSessionId;
         var withAssistant = body.AssistantId is not null || sessionId is not null;
         var sql = new StringBuilder();
-        if (sessionId is not null) sql.AppendLine(SessionSql).AppendLine(HistorySql);
+        if (sessionId is not null) sql.AppendLine(SessionSql).AppendLine(body.Anchor is null ? "" : AnchorSql).AppendLine(HistorySql);
         if (withAssistant) sql.AppendLine(AssistantSql);
         if (body.PromptId is not null) sql.Append(PromptUsage.ReadSql).AppendLine(";");
         if (referencedDocuments.Length > 0) sql.AppendLine(VisibleDocumentsSql);
-        if (sql.Length == 0) return new Lookups(null, [], null, null, 0);
+        if (sql.Length == 0) return new Lookups(null, null, [], null, null, 0);
 
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var results = await conn.QueryMultipleAsync(new CommandDefinition(sql.ToString(), new
         {
             SessionId = sessionId, UserId = userId, GuestSessions = !ownSessionOnly, MaxHistory = chat.Value.MaxHistoryMessages,
+            // The walk passes system and failed messages by: a bound, not an exact count.
+            Depth = 4 * chat.Value.MaxHistoryMessages, AnchorId = body.Anchor?.MessageId, Regenerate = body.Anchor?.Regenerate ?? false,
             body.AssistantId, body.PromptId, Ids = referencedDocuments,
         }, cancellationToken: ct));
         var session = sessionId is null ? null : await results.ReadSingleOrDefaultAsync<SessionRow>();
+        var anchor = sessionId is null || body.Anchor is null ? null : await results.ReadSingleOrDefaultAsync<AnchorRow>();
         var history = sessionId is null ? [] : (await results.ReadAsync<PastTurn>()).AsList();
         var assistant = withAssistant ? await AssistantProfile.ReadAsync(results) : null;
         var prompt = body.PromptId is null ? null : await results.ReadSingleOrDefaultAsync<string>();
         var documents = referencedDocuments.Length > 0 ? await results.ReadSingleAsync<long>() : 0;
-        return new Lookups(session, history, assistant, prompt, documents);
+        return new Lookups(session, anchor, history, assistant, prompt, documents);
     }
 
     /// <summary>The user's turn: the text sent, or the stored prompt (its <paramref name="promptContent"/>) filled with its variables.</summary>
@@ -161,8 +194,10 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         var mode = body.ContextMode ?? "rag";
         var retrieval = mode == "none" ? null : new RetrievalRequest(ids.SessionId, assistant?.Id, mode, body.RagConfig,
             body.AttachmentConfig, body.DocumentIds, embeddingModel, prompt.UserText, prompt.Budget / 2, prompt.Tokens);
-        // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents.
-        var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && !documentsNamed;
+        // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents; and
+        // never a regenerate, which asks for another answer than the one given.
+        var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && !documentsNamed
+                        && body.Anchor is not { Regenerate: true };
         var cacheKey = cacheable
             ? SemanticCache.For(assistant!, model, prompt, settings, asker, embeddingModel, mode)
             : null;

@@ -31,9 +31,9 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
     private static string InsertReplySql(bool metered) => $"""
         WITH mine AS (DELETE FROM live_replies WHERE message_id = @MessageId RETURNING 1),
         reply AS (
-            INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, error, finish_reason,
+            INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model, status, error, finish_reason,
                                        prompt_tokens, completion_tokens, cost, usage_estimated, sources)
-            SELECT @MessageId, @SessionId, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error,
+            SELECT @MessageId, @SessionId, {ReplyParent}, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error,
                    @FinishReason, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb
             WHERE EXISTS (SELECT 1 FROM mine)
             RETURNING created_at
@@ -42,10 +42,17 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             INSERT INTO usage_ledger (user_id, kind, model, prompt_tokens, completion_tokens, cost, estimated, session_id, message_id, created_at)
             SELECT @UserId, 'chat', @Model, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @SessionId, @MessageId, created_at FROM reply
         ),
-        touched AS (UPDATE chat_sessions SET updated_at = now() WHERE id = @SessionId AND EXISTS (SELECT 1 FROM reply))
+        touched AS (UPDATE chat_sessions SET updated_at = now(), {ReplyActivated} WHERE id = @SessionId AND EXISTS (SELECT 1 FROM reply))
         {(metered ? ", settled AS (" + TokenQuota.SettleInTransactionSql + " AND EXISTS (SELECT 1 FROM reply))" : "")}
         SELECT EXISTS (SELECT 1 FROM reply)
         """;
+
+    /// <summary>
+    /// A reply hangs under its user turn (<c>@UserMessageId</c>), or at the top when that turn was deleted meanwhile
+    /// (a reset), and becomes the active leaf when its user turn still is.
+    /// </summary>
+    internal const string ReplyParent = "(SELECT id FROM chat_messages WHERE id = @UserMessageId)";
+    internal const string ReplyActivated = "active_leaf_id = CASE WHEN active_leaf_id = @UserMessageId THEN @MessageId ELSE active_leaf_id END";
 
     private static readonly string[] InsertReplyStatements = [InsertReplySql(false), InsertReplySql(true)];
 
@@ -66,13 +73,17 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
         var session = newSession
             ? """
               new_session AS (
-                  INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title)
-                  SELECT @SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title FROM allowed WHERE ok
+                  INSERT INTO chat_sessions (id, user_id, application_id, assistant_id, model, title, active_leaf_id)
+                  SELECT @SessionId, @UserId, @ApplicationId, @AssistantId, @Model, @Title, @UserMessageId FROM allowed WHERE ok
               )
               """
-            // updated_at is touched once a turn, when the reply is stored: each touch rewrites the row's index entries.
+            // The user turn becomes the active leaf (its reply, once stored). updated_at is touched once a turn, when the
+            // reply is stored: it is indexed, so each touch rewrites the row's index entries; this update can be HOT.
             : """
-              titled AS (UPDATE chat_sessions SET title = @Title WHERE id = @SessionId AND title IS NULL AND (SELECT ok FROM allowed))
+              activated AS (
+                  UPDATE chat_sessions SET active_leaf_id = @UserMessageId, title = coalesce(title, @Title)
+                  WHERE id = @SessionId AND (SELECT ok FROM allowed)
+              )
               """;
         // A message carries its session's owner (history search is scoped by it): a guest session has none.
         var owner = newSession ? "@UserId" : "(SELECT user_id FROM chat_sessions WHERE id = @SessionId)";
@@ -82,13 +93,13 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             allowed AS (SELECT {(metered ? "EXISTS (SELECT 1 FROM reserved)" : "true")} AS ok),
             {session},
             turn AS (
-                INSERT INTO chat_messages (id, session_id, user_id, role, content, model)
-                SELECT @UserMessageId, @SessionId, {owner}, 'user', @Content, @Model FROM allowed WHERE ok
+                INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model)
+                SELECT @UserMessageId, @SessionId, @ParentId, {owner}, 'user', @Content, @Model FROM allowed WHERE ok AND NOT @UserTurnStored
             ),
             counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed)),
             live AS (
-                INSERT INTO live_replies (message_id, session_id, instance_id, model, quota_subject, quota_day, quota_tokens)
-                SELECT @MessageId, @SessionId, @InstanceId, @Model, @Subject::text, @Day::date, @Tokens::bigint FROM allowed WHERE ok
+                INSERT INTO live_replies (message_id, session_id, parent_id, instance_id, model, quota_subject, quota_day, quota_tokens)
+                SELECT @MessageId, @SessionId, @UserMessageId, @InstanceId, @Model, @Subject::text, @Day::date, @Tokens::bigint FROM allowed WHERE ok
             )
             SELECT ok AS started FROM allowed
             """;
@@ -109,7 +120,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             var started = await ExecuteDetachedAsync<bool>(sql, new
             {
                 plan.Ids.SessionId, plan.Owner.UserId, plan.Owner.ApplicationId, plan.Owner.AssistantId, Model = plan.Model.Id,
-                plan.Prompt.Title, plan.Ids.UserMessageId, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
+                plan.Prompt.Title, plan.Ids.UserMessageId, plan.Ids.ParentId, plan.Ids.UserTurnStored, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
                 reservation?.Subject, reservation?.Day, reservation?.Tokens, reservation?.Limit, plan.Ids.MessageId, InstanceId = instance.Id,
             });
             if (started) return null;
@@ -137,7 +148,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
         {
             var stored = await ExecuteDetachedAsync<bool>(InsertReplyStatements[reservation is null ? 0 : 1], new
             {
-                plan.Ids.MessageId, plan.Ids.SessionId, plan.Owner.UserId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
+                plan.Ids.MessageId, plan.Ids.SessionId, plan.Ids.UserMessageId, plan.Owner.UserId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
                 Sources = JsonSerializer.Serialize(reply.Sources, StoredJson),
                 reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,

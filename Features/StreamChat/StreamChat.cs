@@ -57,8 +57,16 @@ public sealed class StreamChat : ICarterModule
         ResumeStream.Map(chat);
     }
 
-    private static async Task<IResult> Endpoint(ChatRequest body, ClaimsPrincipal user, IMediator mediator, LiveStreams live,
-        IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct)
+    private static Task<IResult> Endpoint(ChatRequest body, ClaimsPrincipal user, IMediator mediator, LiveStreams live,
+        IOptions<ChatSettings> settings, HttpContext http, CancellationToken ct) =>
+        RespondAsync(body, ownSessionOnly: false, user, mediator, live, settings.Value, http, ct);
+
+    /// <summary>
+    /// Runs the turn and answers it in the format asked: events (SSE, NDJSON), tokens, or one JSON body
+    /// (<c>stream: false</c>). Every door that streams a turn answers through this.
+    /// </summary>
+    public static async Task<IResult> RespondAsync(ChatRequest body, bool ownSessionOnly, ClaimsPrincipal user, IMediator mediator, LiveStreams live,
+        ChatSettings settings, HttpContext http, CancellationToken ct)
     {
         // Events (SSE, NDJSON) are resumable: the turn runs on its own token, which the live stream owns once it has
         // started. Tokens and JSON are not: their turn ends with the request.
@@ -66,7 +74,7 @@ public sealed class StreamChat : ICarterModule
         Outcome<ChatRun> outcome;
         try
         {
-            outcome = await mediator.Send(new Command(body, user, Caller.Of(http)) { Generation = generation?.Token }, ct);
+            outcome = await mediator.Send(new Command(body, user, Caller.Of(http), ownSessionOnly) { Generation = generation?.Token }, ct);
         }
         catch
         {
@@ -79,8 +87,8 @@ public sealed class StreamChat : ICarterModule
             return failure.ToResult();
         }
 
-        var heartbeat = TimeSpan.FromSeconds(settings.Value.HeartbeatSeconds);
-        var writeTimeout = TimeSpan.FromSeconds(settings.Value.StreamWriteTimeoutSeconds);
+        var heartbeat = TimeSpan.FromSeconds(settings.HeartbeatSeconds);
+        var writeTimeout = TimeSpan.FromSeconds(settings.StreamWriteTimeoutSeconds);
         if (generation is not null)
         {
             var stream = live.Start(outcome.Value!, user.UserId(), generation);

@@ -19,7 +19,11 @@ public sealed record TurnPlan(TurnIds Ids, TurnOwner Owner, ModelSpec Model, Tur
     public bool Settled { get; set; }
 }
 
-public sealed record TurnIds(Guid SessionId, bool NewSession, Guid UserMessageId, Guid MessageId);
+/// <summary>
+/// Where the turn goes in its session's tree: the user turn under <paramref name="ParentId"/> (null: the first), the
+/// reply under the user turn. A regenerated reply has its user turn stored already (<paramref name="UserTurnStored"/>).
+/// </summary>
+public sealed record TurnIds(Guid SessionId, bool NewSession, Guid UserMessageId, Guid MessageId, Guid? ParentId, bool UserTurnStored = false);
 
 public sealed record TurnOwner(string? UserId, string? ApplicationId, Guid? AssistantId);
 

@@ -35,14 +35,16 @@ public sealed class SwitchModel : ICarterModule
 
     private const string Sql = """
         WITH previous AS (
-            SELECT id, model FROM chat_sessions WHERE id = @SessionId AND user_id = @UserId FOR UPDATE
+            SELECT id, model, active_leaf_id FROM chat_sessions WHERE id = @SessionId AND user_id = @UserId FOR UPDATE
         ), updated AS (
-            UPDATE chat_sessions s SET model = @Model, updated_at = now()
+            -- The switch is a message at the end of the active branch, which it extends.
+            UPDATE chat_sessions s SET model = @Model, updated_at = now(),
+                active_leaf_id = CASE WHEN previous.model <> @Model THEN @EventId ELSE s.active_leaf_id END
             FROM previous WHERE s.id = previous.id
-            RETURNING previous.model AS previous, s.title
+            RETURNING previous.model AS previous, previous.active_leaf_id, s.title
         ), recorded AS (
-            INSERT INTO chat_messages (id, session_id, user_id, role, content, model)
-            SELECT @EventId, @SessionId, @UserId, 'system', 'Model switched from ' || previous || ' to ' || @Model || '.', @Model
+            INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model)
+            SELECT @EventId, @SessionId, active_leaf_id, @UserId, 'system', 'Model switched from ' || previous || ' to ' || @Model || '.', @Model
             FROM updated WHERE previous <> @Model
         )
         SELECT previous, title FROM updated;

@@ -2,7 +2,8 @@
 -- after the service has applied its migrations).
 --   1,000 users: `heavy` plus u001..u999.
 --   100,000 sessions: 1,000 owned by `heavy`, 99,000 spread evenly over u001..u999 (99 each).
---   1,000,000 messages: 10 per session, alternating user/assistant, ~25 words each.
+--   1,000,000 messages: 10 per session, alternating user/assistant, ~25 words each, one branch (each under the one
+--   before it, the last the session's active leaf).
 --   The rare word `zebracorn` is in one message of every 50th session (20 of heavy's sessions, 1,980 of the others).
 -- FK triggers are skipped while loading (session_replication_role = replica): the rows are consistent by construction.
 -- Secondary indexes of the two tables are dropped before the load and re-created after it from their own definitions,
@@ -25,8 +26,8 @@ SELECT CASE WHEN g = 0 THEN 'heavy' ELSE 'u' || lpad(g::text, 3, '0') END, 'benc
 FROM generate_series(0, 999) g;
 
 -- Session n (1..100000): n <= 1000 belongs to heavy, the rest to u001..u999. Times spread over the last 365 days.
-INSERT INTO chat_sessions (id, user_id, model, title, created_at, updated_at)
-SELECT md5('session' || n)::uuid,
+INSERT INTO chat_sessions (id, active_leaf_id, user_id, model, title, created_at, updated_at)
+SELECT md5('session' || n)::uuid, md5('message' || n || '-10')::uuid,
        CASE WHEN n <= 1000 THEN 'heavy' ELSE 'u' || lpad((1 + (n - 1001) % 999)::text, 3, '0') END,
        CASE WHEN n % 3 = 0 THEN 'gpt-4o-mini' ELSE 'local-chat' END,
        'Conversation ' || n || ' about ' || (ARRAY['budgets', 'vectors', 'travel', 'recipes', 'contracts', 'latency', 'hiring', 'taxes'])[1 + n % 8],
@@ -34,9 +35,10 @@ SELECT md5('session' || n)::uuid,
        now() - interval '365 days' + (n * interval '315 seconds') + interval '30 minutes'
 FROM generate_series(1, 100000) n;
 
-INSERT INTO chat_messages (id, session_id, user_id, role, content, model, status, prompt_tokens, completion_tokens, cost, created_at)
+INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model, status, prompt_tokens, completion_tokens, cost, created_at)
 SELECT md5('message' || n || '-' || k)::uuid,
        md5('session' || n)::uuid,
+       CASE WHEN k > 1 THEN md5('message' || n || '-' || (k - 1))::uuid END,
        CASE WHEN n <= 1000 THEN 'heavy' ELSE 'u' || lpad((1 + (n - 1001) % 999)::text, 3, '0') END,
        CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
        CASE WHEN k = 5 AND n % 50 = 0 THEN 'the zebracorn appears here: ' ELSE '' END ||

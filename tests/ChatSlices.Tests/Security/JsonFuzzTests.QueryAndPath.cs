@@ -163,6 +163,7 @@ public partial class JsonFuzzTests
             {
                 "documentName" => "v1",
                 _ when !ownIds => "0190a5b2-0000-7000-8000-00000000f022", // a UUID v7 no one has
+                "messageId" => ids.Message,
                 _ when path.StartsWith("/v1/assistants/", StringComparison.Ordinal) => ids.Assistant,
                 _ when path.StartsWith("/v1/prompts/", StringComparison.Ordinal) => ids.Prompt,
                 _ when path.StartsWith("/v1/files/", StringComparison.Ordinal) => ids.File,

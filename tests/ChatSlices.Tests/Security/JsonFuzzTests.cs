@@ -29,7 +29,8 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
     private const string OwnerSub = "fuzz-user", AdminSub = "fuzz-admin";
 
     /// <summary>The caller's own objects, whose ids go into paths and id fields.</summary>
-    public sealed record Ids(string Session, string File, string Prompt, string Assistant, string Stream);
+    /// <param name="Message">The first user turn of <paramref name="Session"/>.</param>
+    public sealed record Ids(string Session, string File, string Prompt, string Assistant, string Stream, string Message);
 
     /// <summary>A JSON route: who calls it, and valid bodies (a minimal one and one with every field) to start from.</summary>
     public sealed record JsonRoute(
@@ -38,7 +39,8 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
     {
         public string Key => $"{Method} {Pattern}";
 
-        public string Path(Ids ids) => Pattern.Replace("{id}", Pattern.Contains("/assistants/") ? ids.Assistant : Pattern.Contains("/prompts/") ? ids.Prompt : ids.Session);
+        public string Path(Ids ids) => Pattern.Replace("{messageId}", ids.Message)
+            .Replace("{id}", Pattern.Contains("/assistants/") ? ids.Assistant : Pattern.Contains("/prompts/") ? ids.Prompt : ids.Session);
 
         public override string ToString() => Key;
     }
@@ -87,6 +89,22 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
             ids => O(new { title = "Renamed" }),
             ids => O(new { title = "Renamed again" }),
             []),
+        new("PATCH", "/v1/chat/sessions/{id}", false,
+            ids => O(new { temperature = 0.3 }),
+            ids => O(new { title = "Patched", system_prompt = "Be brief.", temperature = 0.5, max_tokens = 64, model = "fake-gpt" }),
+            ["model"]),
+        new("POST", "/v1/chat/sessions/{id}/active", false,
+            ids => O(new { message_id = ids.Message }),
+            ids => O(new { message_id = ids.Message }),
+            []),
+        new("POST", "/v1/chat/sessions/{id}/messages/{messageId}/regenerate", false,
+            ids => O(new { }),
+            ids => O(new { model = "fake-gpt", temperature = 0.3, max_tokens = 32, context_mode = "none", stream = false, stream_format = "events" }),
+            ["context_mode", "stream_format", "model"]),
+        new("PUT", "/v1/chat/sessions/{id}/messages/{messageId}", false,
+            ids => O(new { content = "First turn, edited." }),
+            ids => O(new { content = "First turn, edited again.", reply = true, model = "fake-gpt", temperature = 0.3, max_tokens = 32, context_mode = "rag", stream = false, stream_format = "events" }),
+            ["context_mode", "stream_format", "model"]),
         new("POST", "/v1/chat/sessions/{id}/messages", false,
             ids => O(new { content = "One more question." }),
             ids => O(new { content = "What does the file say?", model = "fake-gpt", temperature = 0.3, max_tokens = 32, context_mode = "rag" }),
@@ -344,7 +362,8 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
     {
         var user = api.SocketClient(Tokens.For(OwnerSub));
         var session = (await (await user.PostAsJsonAsync("/v1/chat/sessions", new { title = "Fuzz target", model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
-        await (await user.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "First turn." })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var message = (await (await user.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "First turn." })).ShouldBeJsonAsync(HttpStatusCode.Created))
+            .GetProperty("user_message").Str("id");
         var pdf = TestPdf.Create([["Fuzz notes.", "Owls sleep during the day."], ["Second page.", "Parrots talk."]], title: "Fuzz notes");
         var file = (await (await user.PostAsync($"/v1/chat/sessions/{session}/upload", Uploads.Form(pdf, "notes.pdf"))).ShouldBeJsonAsync(HttpStatusCode.Created))
             .GetProperty("file").Str("id");
@@ -355,7 +374,7 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
         var streamed = await (await user.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Second turn.", session_id = session }),
             HttpCompletionOption.ResponseHeadersRead)).Content.ReadAsStreamAsync();
         var stream = (await new SseReader(streamed).ReadAllAsync()).First(e => e.Event == "session").Json.Str("message_id");
-        return new Ids(session, file, prompt, assistant, stream);
+        return new Ids(session, file, prompt, assistant, stream, message);
     })).Value;
 
     private static int StableHash(string text) => text.Aggregate(17, (h, c) => unchecked(h * 31 + c));

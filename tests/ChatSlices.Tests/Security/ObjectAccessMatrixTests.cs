@@ -53,9 +53,10 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
 
         public string Name => $"{Key} [{Kind}]";
 
-        public HttpRequestMessage Request(string id)
+        public HttpRequestMessage Request(Target target)
         {
-            var request = new HttpRequestMessage(new HttpMethod(Method), Pattern.Replace("{id}", id)) { Content = Body() };
+            var path = Pattern.Replace("{id}", target.Id).Replace("{messageId}", target.MessageId);
+            var request = new HttpRequestMessage(new HttpMethod(Method), path) { Content = Body() };
             if (IdempotencyKey is not null) request.Headers.Add("Idempotency-Key", IdempotencyKey);
             return request;
         }
@@ -93,6 +94,13 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         new("POST", "/v1/chat/sessions/{id}/messages", User, Kind.Session, Json(new { content = "Tell me what you know." }), NotFound, Unauthorized,
             IdempotencyKey: "bola-intruder-key"),
         new("PUT", "/v1/chat/sessions/{id}", User, Kind.Session, Json(new { title = "taken over" }), NotFound, Unauthorized),
+        new("PATCH", "/v1/chat/sessions/{id}", User, Kind.Session, Json(new { system_prompt = "Leak everything.", model = "local-chat" }), NotFound, Unauthorized),
+        new("POST", "/v1/chat/sessions/{id}/messages/{messageId}/regenerate", User, Kind.Session, Json(new { stream = false }), NotFound, Unauthorized),
+        new("PUT", "/v1/chat/sessions/{id}/messages/{messageId}", User, Kind.Session, Json(new { content = "taken over", stream = false }), NotFound, Unauthorized),
+        new("DELETE", "/v1/chat/sessions/{id}/messages/{messageId}", User, Kind.Session, None, NotFound, Unauthorized),
+        new("POST", "/v1/chat/sessions/{id}/active", User, Kind.Session, Json(new { message_id = Guid.NewGuid() }), NotFound, Unauthorized),
+        // A guest session is claimed by whoever has its id, by design (as it is read): SECURITY.md.
+        new("POST", "/v1/chat/sessions/{id}/claim", User, Kind.Session, None, NotFound, Unauthorized),
         new("DELETE", "/v1/chat/sessions/{id}", User, Kind.Session, None, NotFound, Unauthorized),
         new("POST", "/v1/chat/sessions/{id}/archive", User, Kind.Session, None, NotFound, Unauthorized),
         new("POST", "/v1/chat/sessions/{id}/unarchive", User, Kind.Session, None, NotFound, Unauthorized),
@@ -182,7 +190,7 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
             before.Should().Contain("chat_sessions: ").And.Contain("assistants: ");
             var mark = api.Log.Mark;
             using var client = api.SocketClient(token);
-            using var request = entry.Request(target.Id);
+            using var request = entry.Request(target);
             using var response = await client.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
             var after = await api.StableDigestAsync();
@@ -203,7 +211,7 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         if (entry.Method == "GET")
         {
             using var owner = api.SocketClient(OwnerToken(entry.Kind));
-            using var own = await owner.SendAsync(entry.Request(target.Id));
+            using var own = await owner.SendAsync(entry.Request(target));
             own.StatusCode.Should().Be(Ok, $"the owner of the {entry.Kind} should read it through {entry.Key}");
         }
 
@@ -311,7 +319,8 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
     }
 
     /// <summary>An object of A's (or an admin's), and a string in it that must never show up in an answer to B or a guest.</summary>
-    public sealed record Target(string Id, string Canary);
+    /// <param name="MessageId">For a session: its user turn (routes with <c>{messageId}</c>).</param>
+    public sealed record Target(string Id, string Canary, string? MessageId = null);
 
     private static int _assistants;
 
@@ -327,9 +336,11 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
             {
                 var session = await (await owner.PostAsJsonAsync("/v1/chat/sessions", new { title = canary, model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created);
                 var id = session.Str("id");
-                await (await owner.PostAsJsonAsync($"/v1/chat/sessions/{id}/messages", new { content = $"Remember {canary} for me." })).ShouldBeJsonAsync(HttpStatusCode.Created);
+                var turn = await (await owner.PostAsJsonAsync($"/v1/chat/sessions/{id}/messages", new { content = $"Remember {canary} for me." })).ShouldBeJsonAsync(HttpStatusCode.Created);
                 var upload = await (await owner.PostAsync($"/v1/chat/sessions/{id}/upload", Uploads.Form(PrivatePdf(canary), "private.pdf"))).ShouldBeJsonAsync(HttpStatusCode.Created);
-                return kind == Kind.Session ? new Target(id, canary) : new Target(upload.GetProperty("file").Str("id"), canary);
+                return kind == Kind.Session
+                    ? new Target(id, canary, turn.GetProperty("user_message").Str("id"))
+                    : new Target(upload.GetProperty("file").Str("id"), canary);
             }
             case Kind.GuestSession:
             {

@@ -34,7 +34,7 @@ public class ListHistoryTests : IClassFixture<ListHistoryTests.SeededApi>
                 WHERE role = 'assistant' AND session_id = (SELECT id FROM chat_sessions WHERE title = 'Session 7');
                 UPDATE chat_messages SET content = 'zebracorn, but not yours'
                 WHERE role = 'assistant' AND session_id = (SELECT id FROM chat_sessions WHERE title = 'Other 1');
-                """, conn);
+                """ + SeededTree.ChainSql, conn);
             cmd.Parameters.AddWithValue("day0", Day0);
             await cmd.ExecuteNonQueryAsync();
         }

@@ -90,8 +90,8 @@ public class SessionsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
             INSERT INTO chat_messages (id, session_id, role, content, created_at)
             SELECT gen_random_uuid(), @id::uuid, CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'message ' || i,
                    now() - interval '1 day' + i * interval '1 second'
-            FROM generate_series(1, @n) i
-            """, new { id, n = messages });
+            FROM generate_series(1, @n) i;
+            """ + SeededTree.ChainSql, new { id, n = messages });
         return id;
     }
 
