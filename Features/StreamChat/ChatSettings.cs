@@ -30,4 +30,7 @@ public sealed class ChatSettings
     /// </summary>
     [Range(1, 3_600)]
     public double InstanceLeaseSeconds { get; set; } = 15;
+
+    /// <summary>A session's title written by its model after the first reply (not by the offline <c>local</c> models): <see cref="SessionTitles"/>.</summary>
+    public bool GenerateTitles { get; set; } = true;
 }

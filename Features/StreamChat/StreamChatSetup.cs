@@ -17,6 +17,8 @@ public static class StreamChatSetup
         services.AddSingleton<SharedStreams>();
         services.AddSingleton<InstanceLease>();
         services.AddHostedService(sp => sp.GetRequiredService<InstanceLease>());
+        services.AddSingleton<SessionTitles>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionTitles>());
         return services;
     }
 }

@@ -14,7 +14,7 @@ namespace ChatSlices.Features.StreamChat;
 /// stream ends, <c>usage</c> and <c>done</c>. A turn that cannot start (over quota, not stored) cancels the model call
 /// and is only <c>error</c> and <c>done</c>. The quota reservation is settled with the stored reply.
 /// </summary>
-public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, ChatMetrics metrics)
+public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCache cache, SessionTitles titles, ChatMetrics metrics)
 {
     public ChatRun Start(TurnPlan plan) =>
         new(plan.Ids.SessionId, plan.Ids.MessageId, plan.Model.Id, plan.Owner.AssistantId, MeteredAsync(plan));
@@ -114,6 +114,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
         // those built from nothing private: decided by what this turn used, not by what the session holds by now.
         if (plan.Context.CacheKey is { } key && ready.Shareable && reply.FinishReason is null or "stop" && reply.Text.Length > 0)
             await cache.RememberAsync(key, question, reply.Text.ToString(), ready.Citations);
+        titles.AfterReply(plan, reply.Text.ToString());
         var tokens = reply.Count(ready.Prompt, plan.Model.Tokens());
         yield return new UsageReported(tokens.Prompt, tokens.Completion, tokens.Prompt + tokens.Completion,
             plan.Model.Cost(tokens.Prompt, tokens.Completion), tokens.Estimated);

@@ -36,7 +36,8 @@ public sealed class ModelProviders(IOptions<AiSettings> settings, LocalChatCompl
             .GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),
     };
 
-    private string ProviderOf(ModelSpec model)
+    /// <summary><c>local</c> or <c>openai</c>: the model's own, else <c>AI:Provider</c>.</summary>
+    public string ProviderOf(ModelSpec model)
     {
         var provider = model.Provider ?? settings.Value.Provider;
         return provider is "local" or "openai"

@@ -11,6 +11,10 @@ ALTER TABLE chat_sessions
     -- A title the user set (create, rename, patch) is never replaced by a generated one.
     ADD COLUMN title_by_user boolean NOT NULL DEFAULT false;
 
+-- A title the model writes after a session's first reply is in the caller's usage.
+ALTER TABLE usage_ledger DROP CONSTRAINT usage_ledger_kind_check,
+    ADD CONSTRAINT usage_ledger_kind_check CHECK (kind IN ('chat', 'preview', 'embedding', 'title'));
+
 -- A reply being generated knows its user turn: a reply stored for a lost instance hangs under it too.
 ALTER TABLE live_replies ADD COLUMN parent_id uuid;
 

@@ -27,6 +27,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["RateLimits:Tiers:free:UploadBytesPerDay"] = "100000000000",
         // A stream whose reader leaves is cancelled at once, as before resumable streams; their tests set a grace.
         ["Chat:ResumeGraceSeconds"] = "0",
+        // A title request after each new session's first reply would be one more upstream call in every test that counts
+        // them; SessionTitlesTests turn it on.
+        ["Chat:GenerateTitles"] = "false",
     };
 
     public string ConnectionString { get; private set; } = "";
