@@ -107,6 +107,9 @@ public sealed class FakeUpstream : IAsyncDisposable
     private readonly WebApplication _app;
 
     public FakeScript Script { get; set; } = new();
+
+    /// <summary>When set, the script for each chat request chosen by its body (e.g. call a tool, then answer its result).</summary>
+    public Func<JsonObject, FakeScript>? ScriptFor { get; set; }
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
 
     /// <summary>What <c>GET /v1/models</c> lists.</summary>
@@ -174,8 +177,8 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     private async Task ChatAsync(HttpContext http)
     {
-        var script = Script;
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+        var script = ScriptFor?.Invoke(body) ?? Script;
         var request = new FakeRequest(body, Now, http.Request.Headers.Authorization.ToString() is { Length: > 0 } authorization ? authorization : null)
         {
             TraceParent = http.Request.Headers["traceparent"].FirstOrDefault(),
