@@ -41,7 +41,7 @@ public sealed record ChatTurn(string? Role, JsonElement? Content, JsonElement? T
 
     /// <summary>The ids of the calls this (assistant) turn made.</summary>
     public IEnumerable<string> CallIds() => Calls is { } calls
-        ? calls.EnumerateArray().Select(c => c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "")
+        ? calls.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.Object && c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "")
         : [];
 
     /// <summary>Checks the turn at <paramref name="at"/> (e.g. <c>messages[2]</c>): role, content, tool calls and tool call id.</summary>

@@ -214,6 +214,7 @@ public class ToolCallsTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
     [InlineData("""[{"role": "user", "content": "q", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]""", "messages[0].tool_calls")]
     [InlineData("""[{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "function": {"name": "f"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "a"}]""", "messages[0].tool_calls[0]")]
     [InlineData("""[{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "content": "a"}]""", "messages[1].tool_call_id")]
+    [InlineData("""[{"role": "assistant", "content": null, "tool_calls": [7]}, {"role": "tool", "tool_call_id": "c1", "content": "a"}]""", "messages[0].tool_calls[0]")]
     public async Task AToolMessageOutOfShape_IsA422NamingIt(string messages, string name)
     {
         var response = await api.SocketClient().PostAsync("/v1/chat/completions", Json($$"""{"model": "fake-gpt", "messages": {{messages}}}"""));
