@@ -80,8 +80,10 @@ public sealed class ModelCall : IAsyncDisposable
             reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;
             reply.Usage = ModelReplyMetadata.UsageOf(chunk.Metadata) ?? reply.Usage;
             var text = chunk.Content;
-            var calls = chunk.Items.OfType<StreamingFunctionCallUpdateContent>().ToList();
-            if ((!string.IsNullOrEmpty(text) || calls.Count > 0) && firstText)
+            List<StreamingFunctionCallUpdateContent>? calls = null; // allocated only for a chunk that has some
+            foreach (var item in chunk.Items)
+                if (item is StreamingFunctionCallUpdateContent call) (calls ??= []).Add(call);
+            if ((!string.IsNullOrEmpty(text) || calls is not null) && firstText)
             {
                 firstText = false;
                 var left = TimeSpan.FromSeconds(_settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(_started);
@@ -94,7 +96,7 @@ public sealed class ModelCall : IAsyncDisposable
                 reply.Text.Append(text);
                 yield return new TextDelta(text);
             }
-            foreach (var call in calls)
+            foreach (var call in calls ?? [])
             {
                 var piece = new ToolCallDelta(call.FunctionCallIndex, call.CallId, call.Name, call.Arguments ?? "");
                 reply.ToolCalls.Add(piece);
