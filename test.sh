@@ -10,7 +10,8 @@
 # 2. Debian `chromium` for the headless-browser test (found at /usr/bin/chromium, or at
 #    $CHROMIUM_PATH when that is set), `qpdf` (at /usr/bin/qpdf) for the encrypted-PDF
 #    fixtures (Support/TestPdf.cs) and `nginx` (at /usr/sbin/nginx) for the gateway in front of
-#    two instances (Support/Gateway.cs), installed together when missing.
+#    two instances (Support/Gateway.cs), and Node.js with npm (for the openai npm client's test), installed
+#    together when missing; then the npm client itself (`npm ci` in tests/NodeClient, from its lock file).
 # 3. dotnet test, with a TRX report at .local/test-results/results.trx (read by .ci/run), and a hang
 #    guard: a test running over 5 minutes ends the run (--blame-hang-timeout).
 # Exits with dotnet test's exit code.
@@ -37,6 +38,7 @@ missing=()
 [[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || missing+=(chromium fonts-liberation)
 [[ -x /usr/bin/qpdf ]] || missing+=(qpdf)
 [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   if [[ "$(id -u)" -eq 0 ]]; then
     SUDO=""
@@ -50,6 +52,12 @@ if ((${#missing[@]})); then
   [[ -n "${CHROMIUM_PATH:-}" || -x /usr/bin/chromium ]] || die "chromium is missing after install"
   [[ -x /usr/bin/qpdf ]] || die "qpdf is missing after install"
   [[ -x /usr/sbin/nginx ]] || die "nginx is missing after install"
+  command -v npm >/dev/null 2>&1 || die "npm is missing after install"
+fi
+NODE_CLIENT="${ROOT}/tests/NodeClient"
+if [[ ! -f "${NODE_CLIENT}/node_modules/.package-lock.json" || "${NODE_CLIENT}/package-lock.json" -nt "${NODE_CLIENT}/node_modules/.package-lock.json" ]]; then
+  log "installing the openai npm client (npm ci in tests/NodeClient)"
+  npm ci --prefix "$NODE_CLIENT" --no-audit --no-fund >&2 || die "npm ci in tests/NodeClient failed"
 fi
 
 # --- 3. Tests.

@@ -12,10 +12,10 @@ public sealed class ListModels : ICarterModule
 
     public sealed record Model(
         string Id, string Object, string OwnedBy, int ContextWindow, int MaxOutputTokens,
-        decimal InputPricePerMillion, decimal OutputPricePerMillion, ModelKind Kind, int? Dimensions)
+        decimal InputPricePerMillion, decimal OutputPricePerMillion, ModelKind Kind, int? Dimensions, bool Vision)
     {
         public static Model From(ModelSpec m) => new(m.Id, "model", m.OwnedBy, m.ContextWindow, m.MaxOutputTokens,
-            m.InputPricePerMillion, m.OutputPricePerMillion, m.Kind, m.Dimensions);
+            m.InputPricePerMillion, m.OutputPricePerMillion, m.Kind, m.Dimensions, m.Vision);
     }
 
     public sealed record Response(string Object, IReadOnlyList<Model> Data);

@@ -7,11 +7,12 @@ namespace ChatSlices.Features.Sessions;
 
 /// <summary>
 /// A stored message as API.md shows it. <see cref="SiblingIds"/> (the messages with its parent, itself included, oldest
-/// first) where the route reads a branch.
+/// first) where the route reads a branch; <see cref="ToolCalls"/> the calls a reply made or the answers a tool turn sent,
+/// <see cref="EndUser"/> the <c>user</c> a turn was sent for.
 /// </summary>
 public sealed record MessageView(
     Guid Id, Guid SessionId, Guid? ParentId, string Role, string Content, string? Model, string Status,
-    int? PromptTokens, int? CompletionTokens, decimal? Cost, JsonElement Sources, DateTime CreatedAt,
+    int? PromptTokens, int? CompletionTokens, decimal? Cost, JsonElement Sources, DateTime CreatedAt, JsonElement? ToolCalls, string? EndUser,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? SiblingIds)
 {
     /// <summary>How many answers (or versions of a turn) there are at this place of the tree.</summary>
@@ -55,7 +56,8 @@ public static class SessionViews
         """;
 
     private const string MessageFields = """
-        m.id, m.session_id, m.parent_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at
+        m.id, m.session_id, m.parent_id, m.role, m.content, m.model, m.status, m.prompt_tokens, m.completion_tokens, m.cost, m.sources, m.created_at,
+        m.tool_calls, m.end_user
         """;
 
     /// <summary>A message of <c>m</c> as <see cref="MessageView"/>, without its siblings.</summary>
@@ -95,7 +97,8 @@ public static class SessionViews
          SELECT coalesce(jsonb_agg(jsonb_build_object(
             'id', m.id, 'session_id', m.session_id, 'parent_id', m.parent_id, 'role', m.role, 'content', m.content, 'model', m.model,
             'status', m.status, 'prompt_tokens', m.prompt_tokens, 'completion_tokens', m.completion_tokens,
-            'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+            'cost', m.cost, 'sources', m.sources, 'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'tool_calls', m.tool_calls, 'end_user', m.end_user)
             ORDER BY b.depth DESC), '[]'::jsonb)::text
          FROM branch b JOIN chat_messages m ON m.id = b.id)
         """;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ChatSlices.Infrastructure.Errors;
 using ChatSlices.Infrastructure.RateLimiting;
 using MediatR;
@@ -21,17 +22,29 @@ public static class ChatCompletions
         string? Model, List<ChatTurn>? Messages, double? Temperature, int? MaxTokens, int? MaxCompletionTokens,
         bool? Stream, StreamOptions? StreamOptions, Guid? SessionId, Guid? AssistantId,
         double? TopP, JsonElement? Stop, long? Seed, double? PresencePenalty, double? FrequencyPenalty,
-        Dictionary<string, int>? LogitBias, ResponseFormat? ResponseFormat, int? N, string? User);
+        Dictionary<string, int>? LogitBias, ResponseFormat? ResponseFormat, int? N, string? User,
+        JsonElement? Tools, JsonElement? ToolChoice, bool? ParallelToolCalls);
 
     public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
 
-    public sealed record Message(string Role, string Content);
+    /// <summary>The reply; <c>content</c> is null when the model only called tools, as OpenAI answers then.</summary>
+    public sealed record Message(string Role, string? Content,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCall>? ToolCalls = null);
 
     public sealed record Choice(int Index, Message Message, string? FinishReason);
 
     public sealed record Completion(string Id, string Object, long Created, string Model, IReadOnlyList<Choice> Choices, Usage? Usage, Guid SessionId);
 
-    public sealed record Delta(string? Role = null, string? Content = null);
+    public sealed record Delta(string? Role = null, string? Content = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallChunk>? ToolCalls = null);
+
+    /// <summary>A piece of a tool call in a chunk, as OpenAI streams it: id, type and name on a call's first piece only.</summary>
+    public sealed record ToolCallChunk(int Index,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+        FunctionChunk Function);
+
+    public sealed record FunctionChunk([property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name, string Arguments);
 
     public sealed record ChunkChoice(int Index, Delta Delta, string? FinishReason);
 
@@ -73,7 +86,7 @@ public static class ChatCompletions
             Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens,
             TopP: request.TopP, Stop: request.Stop, Seed: request.Seed, PresencePenalty: request.PresencePenalty,
             FrequencyPenalty: request.FrequencyPenalty, LogitBias: request.LogitBias, ResponseFormat: request.ResponseFormat,
-            N: request.N, User: request.User);
+            N: request.N, User: request.User, Tools: request.Tools, ToolChoice: request.ToolChoice, ParallelToolCalls: request.ParallelToolCalls);
         var outcome = await mediator.Send(new StreamChat.Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         await using var run = outcome.Value!;
@@ -87,7 +100,8 @@ public static class ChatCompletions
                 return TypedResults.Problem(statusCode: failed.HttpStatus, detail: failed.Message, extensions: new Dictionary<string, object?> { ["code"] = failed.Code });
             var usage = transcript.Usage is { } u ? new Usage(u.PromptTokens, u.CompletionTokens, u.TotalTokens) : null;
             return TypedResults.Ok(new Completion(id, "chat.completion", created, run.Model,
-                [new Choice(0, new Message("assistant", transcript.Text), transcript.Done.FinishReason)], usage, run.SessionId));
+                [new Choice(0, new Message("assistant", transcript.ToolCalls is not null && transcript.Text.Length == 0 ? null : transcript.Text, transcript.ToolCalls),
+                    transcript.Done.FinishReason)], usage, run.SessionId));
         }
 
         var chunks = AsChunks(run, id, created, request.StreamOptions?.IncludeUsage == true);
@@ -108,6 +122,9 @@ public static class ChatCompletions
             {
                 case TextDelta text:
                     yield return Make(new Delta(Content: text.Content));
+                    break;
+                case ToolCallDelta call:
+                    yield return Make(new Delta(ToolCalls: [new ToolCallChunk(call.Index, call.Id, call.Id is null ? null : "function", new FunctionChunk(call.Name, call.Arguments))]));
                     break;
                 case UsageReported reported:
                     usage = reported;

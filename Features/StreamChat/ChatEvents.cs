@@ -26,6 +26,15 @@ public sealed record TextDelta(string Content) : ChatEvent
     [JsonIgnore] public override string Type => "text";
 }
 
+/// <summary>
+/// A piece of a tool call the model makes, as it streams it: the first piece of a call (by <paramref name="Index"/>) carries its
+/// id and function name, every piece a fragment of the arguments (JSON text) to append.
+/// </summary>
+public sealed record ToolCallDelta(int Index, string? Id, string? Name, string Arguments) : ChatEvent
+{
+    [JsonIgnore] public override string Type => "tool_call";
+}
+
 public sealed record UsageReported(int PromptTokens, int CompletionTokens, int TotalTokens, decimal Cost, bool Estimated) : ChatEvent
 {
     [JsonIgnore] public override string Type => "usage";
@@ -106,7 +115,7 @@ public sealed record ChatRun(Guid SessionId, Guid MessageId, string Model, Guid?
 
 /// <summary>A whole run read to its end, for the doors that answer with one JSON body.</summary>
 public sealed record ChatTranscript(SessionStarted Session, IReadOnlyList<Citation> Sources, string Text,
-    UsageReported? Usage, Done Done, ChatFailed? Failure)
+    UsageReported? Usage, Done Done, ChatFailed? Failure, IReadOnlyList<ToolCall>? ToolCalls)
 {
     public static async Task<ChatTranscript> CollectAsync(IAsyncEnumerable<ChatEvent> events, CancellationToken ct)
     {
@@ -115,6 +124,7 @@ public sealed record ChatTranscript(SessionStarted Session, IReadOnlyList<Citati
         var text = new System.Text.StringBuilder();
         UsageReported? usage = null;
         ChatFailed? failure = null;
+        var calls = new ToolCallBuilder();
         await foreach (var e in events.WithCancellation(ct))
         {
             switch (e)
@@ -122,9 +132,10 @@ public sealed record ChatTranscript(SessionStarted Session, IReadOnlyList<Citati
                 case SessionStarted s: session = s; break;
                 case SourcesFound s: sources = s.Sources; break;
                 case TextDelta t: text.Append(t.Content); break;
+                case ToolCallDelta call: calls.Add(call); break;
                 case UsageReported u: usage = u; break;
                 case ChatFailed f: failure = f; break;
-                case Done d: return new ChatTranscript(session!, sources, text.ToString(), usage, d, failure);
+                case Done d: return new ChatTranscript(session!, sources, text.ToString(), usage, d, failure, calls.Any ? calls.Calls : null);
             }
         }
         throw new InvalidOperationException("The chat run ended without a done event.");

@@ -5,45 +5,6 @@ using ChatSlices.Infrastructure.Mediation;
 
 namespace ChatSlices.Features.StreamChat;
 
-/// <summary>
-/// A turn as OpenAI's format sends it: <c>content</c> a string, or an array of parts (<c>text</c>; <c>image_url</c>,
-/// refused while no model of the catalog takes images).
-/// </summary>
-public sealed record ChatTurn(string? Role, JsonElement? Content)
-{
-    /// <summary>The turn's text: the string, or its text parts one after the other (a line break between them).</summary>
-    [JsonIgnore]
-    public string? Text => Content switch
-    {
-        { ValueKind: JsonValueKind.String } text => text.GetString(),
-        { ValueKind: JsonValueKind.Array } parts => string.Join('\n', parts.EnumerateArray()
-            .Where(p => PartType(p) == "text" && p.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
-            .Select(p => p.GetProperty("text").GetString())),
-        _ => null,
-    };
-
-    /// <summary>Why <c>content</c> cannot be taken, if it cannot.</summary>
-    [JsonIgnore]
-    public string? ContentProblem => Content switch
-    {
-        { } content when !StorableJson.IsStorable(content) => StorableJson.Problem,
-        null or { ValueKind: JsonValueKind.Null or JsonValueKind.String } => null,
-        { ValueKind: JsonValueKind.Array } parts => parts.EnumerateArray().Select(PartProblem).FirstOrDefault(p => p is not null),
-        _ => "Must be a string or an array of content parts.",
-    };
-
-    private static string? PartType(JsonElement part) =>
-        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
-
-    private static string? PartProblem(JsonElement part) => PartType(part) switch
-    {
-        "text" => part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String ? null : "A text part needs its text.",
-        "image_url" => "image_url parts need a model that takes images; no model of this service does.",
-        null => "Each content part must be an object with a type.",
-        var other => $"Content parts of type {other} are not supported (text only).",
-    };
-}
-
 public sealed record RagSource(string? Name, string? ModelName, int? Limit, double? SimilarityThreshold, double? Weight,
     Dictionary<string, JsonElement>? MetadataFilters);
 
@@ -92,7 +53,10 @@ public sealed record ChatRequest(
     Dictionary<string, int>? LogitBias = null,
     ResponseFormat? ResponseFormat = null,
     int? N = null,
-    string? User = null)
+    string? User = null,
+    JsonElement? Tools = null,
+    JsonElement? ToolChoice = null,
+    bool? ParallelToolCalls = null)
 {
     public const int MaxQueryChars = 10_000;
     public const int MaxHistoryItems = 50;
@@ -104,10 +68,6 @@ public sealed record ChatRequest(
     public static readonly string[] ContextModes = ["rag", "attachment", "hybrid", "document", "none"];
     public static readonly string[] StreamFormats = ["events", "tokens"];
     public static readonly string[] Strategies = ["merge", "sequential", "ensemble"];
-    private static readonly string[] Roles = ["user", "assistant", "system", "developer"];
-
-    /// <summary>OpenAI's newer name for the system role, taken as system.</summary>
-    private static bool IsSystem(ChatTurn turn) => turn.Role is "system" or "developer";
 
     public const int MaxStopSequences = 4;
     public static readonly string[] ResponseFormats = ["text", "json_object", "json_schema"];
@@ -122,21 +82,42 @@ public sealed record ChatRequest(
     public IReadOnlyList<string>? StopSequences => StorableJson.OneOrMany(Stop);
     public string? EffectiveModel => Model ?? LlmModel;
 
-    /// <summary>The new user turn: the last of <c>messages</c>, or <c>query</c>.</summary>
-    public string UserTurn => Messages is { Count: > 0 } ? Messages[^1]?.Text ?? "" : Query ?? "";
+    /// <summary>
+    /// Where the new turn starts in <c>messages</c>: the last message when it is the user's, else the tool answers that
+    /// end the list (the results of the tool calls the model made last).
+    /// </summary>
+    private int NewTurnStart
+    {
+        get
+        {
+            if (Messages is not { Count: > 0 }) return 0;
+            var start = Messages.Count - 1;
+            while (start > 0 && Messages[start]?.Role == "tool" && Messages[start - 1]?.Role == "tool") start--;
+            return start;
+        }
+    }
+
+    /// <summary>The new turn as <c>messages</c> sends it: the user's message, or the tool answers that end the list.</summary>
+    public IReadOnlyList<ChatTurn> NewTurn => Messages is { Count: > 0 } ? Messages[NewTurnStart..] : [];
+
+    /// <summary>The new turn's text: the last user message (or its tool answers, one a line), or <c>query</c>.</summary>
+    public string UserTurn => Messages is { Count: > 0 } ? string.Join('\n', NewTurn.Select(t => t?.Text ?? "")) : Query ?? "";
+
+    /// <summary>Tools were offered to the model (an empty list offers none).</summary>
+    public bool OffersTools => Tools is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0;
 
     /// <summary>prompt_variables as text: strings as they are, other JSON values as their JSON; null counts as missing.</summary>
     public IReadOnlyDictionary<string, string> PromptVariableTexts =>
         (PromptVariables ?? []).Where(v => v.Value.ValueKind != System.Text.Json.JsonValueKind.Null)
             .ToDictionary(v => v.Key, v => v.Value.ValueKind == System.Text.Json.JsonValueKind.String ? v.Value.GetString()! : v.Value.GetRawText());
 
-    /// <summary>Earlier turns the client sent (all but the last of <c>messages</c>, or <c>history</c>), system turns excluded.</summary>
+    /// <summary>Earlier turns the client sent (<c>messages</c> before the new turn, or <c>history</c>), system turns excluded.</summary>
     public IEnumerable<ChatTurn> EarlierTurns =>
-        (Messages is { Count: > 0 } ? Messages.Take(Messages.Count - 1) : History ?? []).Where(t => !IsSystem(t));
+        (Messages is { Count: > 0 } ? Messages.Take(NewTurnStart) : History ?? []).Where(t => !t.IsSystem);
 
     /// <summary>A system turn in <c>messages</c> or <c>history</c> acts as <c>system_prompt</c> when that is not given.</summary>
     public string? EffectiveSystemPrompt =>
-        SystemPrompt ?? (Messages ?? History)?.LastOrDefault(t => t is not null && IsSystem(t))?.Text;
+        SystemPrompt ?? (Messages ?? History)?.LastOrDefault(t => t is not null && t.IsSystem)?.Text;
 
     public void Validate(ValidationErrors errors)
     {
@@ -155,19 +136,23 @@ public sealed record ChatRequest(
         {
             if (Messages.Count == 0) errors.Add("messages", "Must hold at least the new user turn.");
             else if (Messages.Count > MaxHistoryItems + 1) errors.Add("messages", $"At most {MaxHistoryItems + 1} messages.");
-            else if (Messages[^1]?.Role != "user") errors.Add("messages", "The last message must be the new user turn (role user).");
+            else if (Messages[^1]?.Role is not ("user" or "tool"))
+                errors.Add("messages", "The last message must be the new turn: the user's message, or the answers of the tools the model called (role tool).");
             ValidateTurns(Messages, "messages", errors);
-            if (Messages.Count > 0) errors.Length(Messages[^1]?.Text, "messages", 0, MaxQueryChars);
+            if (Messages.Count > 0 && Messages[^1]?.Role == "user") errors.Length(Messages[^1]?.Text, "messages", 0, MaxQueryChars);
+            ToolCallShapes.ValidateAnswers(Messages, "messages", errors);
         }
         if (History is not null)
         {
             if (History.Count > MaxHistoryItems) errors.Add("history", $"At most {MaxHistoryItems} items.");
             ValidateTurns(History, "history", errors);
+            ToolCallShapes.ValidateAnswers(History, "history", errors);
         }
 
         errors.Length(SystemPrompt, "system_prompt", 1, MaxSystemPromptChars);
         errors.Range(Temperature, "temperature", 0.0, 2.0);
         ValidateSampling(errors);
+        ToolCallShapes.ValidateOffer(this, errors);
         errors.Range(MaxTokens, "max_tokens", 1, 8192);
         errors.Require(ContextMode is null || ContextModes.Contains(ContextMode), "context_mode", "Must be one of: " + string.Join(", ", ContextModes) + ".");
         errors.Require(StreamFormat is null || StreamFormats.Contains(StreamFormat), "stream_format", "Must be events or tokens.");
@@ -224,15 +209,7 @@ public sealed record ChatRequest(
         for (var i = 0; i < turns.Count; i++)
         {
             if (turns[i] is null) { errors.Add($"{field}[{i}]", "Must be an object with role and content."); continue; }
-            errors.Require(turns[i].Role is { } role && Roles.Contains(role), $"{field}[{i}].role", "Must be user, assistant, system or developer.");
-            if (turns[i].ContentProblem is { } problem)
-            {
-                errors.Add($"{field}[{i}].content", problem);
-                continue;
-            }
-            errors.Require(!string.IsNullOrEmpty(turns[i].Text), $"{field}[{i}].content", "Must not be empty.");
-            var max = IsSystem(turns[i]) ? MaxSystemPromptChars : MaxTurnChars;
-            errors.Require(turns[i].Text is not { } content || content.Length <= max, $"{field}[{i}].content", $"Must be at most {max} characters.");
+            turns[i].Validate($"{field}[{i}]", turns[i].IsSystem ? MaxSystemPromptChars : MaxTurnChars, errors);
         }
     }
 

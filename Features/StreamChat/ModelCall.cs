@@ -43,8 +43,11 @@ public sealed class ModelCall : IAsyncDisposable
         _telemetry.Detach();
     }
 
-    /// <summary>The reply's text pieces as they arrive; how it ended is left in <paramref name="reply"/>.</summary>
-    public async IAsyncEnumerable<string> TextAsync(ModelReply reply)
+    /// <summary>
+    /// The reply's pieces as they arrive: its text, and the pieces of the tool calls it makes; how it ended is left in
+    /// <paramref name="reply"/>.
+    /// </summary>
+    public async IAsyncEnumerable<ChatEvent> PiecesAsync(ModelReply reply)
     {
         _reply = reply;
         var firstText = true;
@@ -66,7 +69,7 @@ public sealed class ModelCall : IAsyncDisposable
             {
                 // Every completion stream ends with a finish reason: none and no text is no completion at all (a 200
                 // with an HTML page or a JSON object), not an empty reply.
-                if (reply.FinishReason is null && reply.Text.Length == 0)
+                if (reply.FinishReason is null && reply.Text.Length == 0 && !reply.ToolCalls.Any)
                     reply.Failure = RunModel.Failure(new InvalidDataException("The provider's answer held no completion."), false, false, firstText, _settings);
                 End(reply);
                 yield break;
@@ -77,7 +80,10 @@ public sealed class ModelCall : IAsyncDisposable
             reply.FinishReason = ModelReplyMetadata.FinishReasonOf(chunk.Metadata) ?? reply.FinishReason;
             reply.Usage = ModelReplyMetadata.UsageOf(chunk.Metadata) ?? reply.Usage;
             var text = chunk.Content;
-            if (!string.IsNullOrEmpty(text) && firstText)
+            List<StreamingFunctionCallUpdateContent>? calls = null; // allocated only for a chunk that has some
+            foreach (var item in chunk.Items)
+                if (item is StreamingFunctionCallUpdateContent call) (calls ??= []).Add(call);
+            if ((!string.IsNullOrEmpty(text) || calls is not null) && firstText)
             {
                 firstText = false;
                 var left = TimeSpan.FromSeconds(_settings.ReplyTimeoutSeconds) - Stopwatch.GetElapsedTime(_started);
@@ -85,9 +91,17 @@ public sealed class ModelCall : IAsyncDisposable
             }
             _next = _chunks.MoveNextAsync();
             _nextPending = true;
-            if (string.IsNullOrEmpty(text)) continue;
-            reply.Text.Append(text);
-            yield return text;
+            if (!string.IsNullOrEmpty(text))
+            {
+                reply.Text.Append(text);
+                yield return new TextDelta(text);
+            }
+            foreach (var call in calls ?? [])
+            {
+                var piece = new ToolCallDelta(call.FunctionCallIndex, call.CallId, call.Name, call.Arguments ?? "");
+                reply.ToolCalls.Add(piece);
+                yield return piece;
+            }
         }
     }
 

@@ -26,6 +26,12 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
     /// <summary>The stored user turn a regenerate or an edit is placed beside (<see cref="TurnAnchor"/>).</summary>
     private sealed record AnchorRow(Guid Id, Guid? ParentId, string Role, string Content);
 
+    /// <summary>A stored turn: its tool calls (an assistant's) or tool answers (a tool turn's) as their JSON.</summary>
+    private sealed record HistoryRow(string Role, string Content, string? ToolCalls)
+    {
+        public PastTurn ToTurn() => new(Role, Content, ToolCalls is null ? null : JsonDocument.Parse(ToolCalls).RootElement.Clone());
+    }
+
     /// <summary>What the turn reads from the database, each part only when the request needs it.</summary>
     private sealed record Lookups(SessionRow? Session, AnchorRow? Anchor, List<PastTurn> History, AssistantProfile? Assistant, string? PromptContent,
         long VisibleDocuments);
@@ -52,9 +58,9 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             FROM chat_sessions s WHERE s.id = @SessionId AND {VisibleSession}
         ),
         {Sessions.SessionViews.ActiveBranchCte}
-        SELECT role, content FROM (
-            SELECT m.role, m.content, b.depth FROM branch b JOIN chat_messages m ON m.id = b.id
-            WHERE m.status <> 'error' AND m.role IN ('user', 'assistant')
+        SELECT role, content, tool_calls::text AS tool_calls FROM (
+            SELECT m.role, m.content, m.tool_calls, b.depth FROM branch b JOIN chat_messages m ON m.id = b.id
+            WHERE m.status <> 'error' AND m.role IN ('user', 'assistant', 'tool')
             ORDER BY b.depth
             LIMIT @MaxHistory
         ) recent ORDER BY depth DESC;
@@ -100,8 +106,13 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         if (model.Failure is { } unknownModel) return unknownModel;
 
         // Turns the client sent replace the stored ones: an OpenAI-style client resends the whole conversation.
-        var earlier = body.EarlierTurns.Select(t => new PastTurn(t.Role!, t.Text!)).ToList();
+        var earlier = body.EarlierTurns.Select(ToPastTurn).ToList();
         var history = earlier.Count > 0 ? earlier : found.History;
+        if (body.NewTurn is [{ Role: "tool" }, ..] && earlier.Count == 0)
+            CheckAnswersStoredCalls(body.NewTurn, body.Messages!.Count - body.NewTurn.Count, found.History);
+        if (!model.Value!.Vision && (body.Messages ?? body.History ?? []).FindIndex(t => t?.ImageParts is not null) is var withImage and >= 0)
+            throw RequestValidationException.For($"{(body.Messages is not null ? "messages" : "history")}[{withImage}].content",
+                $"image_url parts need a model that takes images; model {model.Value.Id} does not (its catalog entry has no Vision: true).");
 
         var ids = body.Anchor is { Regenerate: true }
             ? new TurnIds(session!.Id, false, anchor!.Id, Guid.CreateVersion7(), anchor.ParentId, UserTurnStored: true)
@@ -111,7 +122,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
 
         // The turn's own settings, else the session's, else the assistant's.
         var maxTokens = Math.Min(body.MaxTokens ?? session?.MaxTokens ?? assistant?.Settings.MaxTokens ?? 1024, model.Value!.MaxOutputTokens);
-        var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? session?.SystemPrompt ?? assistant?.Instructions, history, userText.Value!, body.PromptId,
+        var prompt = new TurnPrompt(body.EffectiveSystemPrompt ?? session?.SystemPrompt ?? assistant?.Instructions, history, NewTurn(body, userText.Value!), body.PromptId,
             model.Value.ContextWindow - maxTokens, model.Value.Tokens());
         if (prompt.Tokens.CountMessage(prompt.SystemPrompt) + prompt.Tokens.CountMessage(prompt.UserText) > prompt.Budget)
             throw RequestValidationException.For(body.SystemPrompt is not null ? "system_prompt" : body.Messages is not null ? "messages" : "query",
@@ -133,6 +144,7 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
                 ? JsonSerializer.SerializeToElement(new { type = "json_schema", json_schema = schema.JsonSchema })
                 : body.ResponseFormat?.Type,
             User = body.User,
+            ExtraBody = ToolFields(body),
         };
         var context = Context(body, ids, assistant, model.Value, embeddingModel.Value!, prompt, settings, userId ?? caller.Subject, referenced.Length > 0);
         // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).
@@ -167,11 +179,61 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         }, cancellationToken: ct));
         var session = sessionId is null ? null : await results.ReadSingleOrDefaultAsync<SessionRow>();
         var anchor = sessionId is null || body.Anchor is null ? null : await results.ReadSingleOrDefaultAsync<AnchorRow>();
-        var history = sessionId is null ? [] : (await results.ReadAsync<PastTurn>()).AsList();
+        var history = sessionId is null ? [] : (await results.ReadAsync<HistoryRow>()).Select(r => r.ToTurn()).ToList();
         var assistant = withAssistant ? await AssistantProfile.ReadAsync(results) : null;
         var prompt = body.PromptId is null ? null : await results.ReadSingleOrDefaultAsync<string>();
         var documents = referencedDocuments.Length > 0 ? await results.ReadSingleAsync<long>() : 0;
         return new Lookups(session, anchor, history, assistant, prompt, documents);
+    }
+
+    private static PastTurn ToPastTurn(ChatTurn turn) => turn.Role switch
+    {
+        "tool" => ToolAnswers([turn]),
+        _ => new PastTurn(turn.Role!, turn.Text ?? "", turn.Role == "assistant" ? Calls(turn.Calls) : null, turn.ImageParts),
+    };
+
+    /// <summary>Tool calls in the stored shape (<see cref="ToolCall"/>: what the client sent may carry more, or leave out <c>type</c>).</summary>
+    private static JsonElement? Calls(JsonElement? sent) => sent is { } calls
+        ? JsonSerializer.SerializeToElement(calls.EnumerateArray().Select(c => new ToolCall(c.GetProperty("id").GetString()!, "function",
+            new ToolFunction(c.GetProperty("function").GetProperty("name").GetString()!, c.GetProperty("function").GetProperty("arguments").GetString()!))).ToList(),
+            StoreTurn.StoredJson)
+        : null;
+
+    /// <summary>Tool messages as one turn: their texts one a line, each answer with the call it answers.</summary>
+    private static PastTurn ToolAnswers(IEnumerable<ChatTurn> answers)
+    {
+        var list = answers.Select(t => new ToolAnswer(t.ToolCallId!, t.Text ?? "")).ToList();
+        return new PastTurn("tool", string.Join('\n', list.Select(a => a.Content)), JsonSerializer.SerializeToElement(list, StoreTurn.StoredJson));
+    }
+
+    /// <summary>The new turn: the user's question (with its images), or the tools' answers.</summary>
+    private static PastTurn NewTurn(ChatRequest body, string userText) => body.NewTurn switch
+    {
+        [{ Role: "tool" }, ..] answers => ToolAnswers(answers),
+        [{ ImageParts: { } parts }] => new PastTurn("user", userText, Parts: parts),
+        _ => new PastTurn("user", userText),
+    };
+
+    /// <summary>Tool answers sent without the message that called them answer the branch's last stored reply.</summary>
+    private static void CheckAnswersStoredCalls(IReadOnlyList<ChatTurn> answers, int first, IReadOnlyList<PastTurn> stored)
+    {
+        var calls = stored is [.., { Role: "assistant", ToolCalls: { } made }]
+            ? made.Deserialize<List<ToolCall>>(StoreTurn.StoredJson)!.Select(c => c.Id).ToHashSet()
+            : [];
+        for (var i = 0; i < answers.Count; i++)
+            if (!calls.Contains(answers[i].ToolCallId!))
+                throw RequestValidationException.For($"messages[{first + i}].tool_call_id",
+                    "Answers no tool call of the assistant message before it (the session's last reply, when messages starts with tool answers).");
+    }
+
+    /// <summary>OpenAI's tool fields, passed to the provider as they were sent (SK's own tool support would invoke kernel functions).</summary>
+    private static Dictionary<string, object?>? ToolFields(ChatRequest body)
+    {
+        if (!body.OffersTools) return null;
+        var fields = new Dictionary<string, object?> { ["tools"] = body.Tools };
+        if (body.ToolChoice is { ValueKind: not JsonValueKind.Null } choice) fields["tool_choice"] = choice;
+        if (body.ParallelToolCalls is { } parallel) fields["parallel_tool_calls"] = parallel;
+        return fields;
     }
 
     /// <summary>The user's turn: the text sent, or the stored prompt (its <paramref name="promptContent"/>) filled with its variables.</summary>
@@ -196,8 +258,9 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
             body.AttachmentConfig, body.DocumentIds, embeddingModel, prompt.UserText, prompt.Budget / 2, prompt.Tokens);
         // The cache answers only turns whose context is the assistant's own: default retrieval, no chosen documents; and
         // never a regenerate, which asks for another answer than the one given.
+        // Nor turns with tools, tool calls or images: the question's text is not all the model was asked.
         var cacheable = assistant is { Settings.CacheEnabled: true } && mode is "rag" or "none" && body.RagConfig is null && !documentsNamed
-                        && body.Anchor is not { Regenerate: true };
+                        && body.Anchor is not { Regenerate: true } && !body.OffersTools && !prompt.BeyondText;
         var cacheKey = cacheable
             ? SemanticCache.For(assistant!, model, prompt, settings, asker, embeddingModel, mode)
             : null;

@@ -17,6 +17,7 @@ public sealed class ModelReply
     public string? FinishReason { get; set; }
     public (int Input, int Output)? Usage { get; set; }
     public ChatFailed? Failure { get; set; }
+    public ToolCallBuilder ToolCalls { get; } = new();
 
     /// <summary>The provider's usage, or our count in the model's tokenizer (flagged as estimated) when it reported none.</summary>
     public TokenCount Count(ChatHistory prompt, TokenCounter tokens) => Usage is { } usage
@@ -38,7 +39,7 @@ public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, 
 
     /// <summary>
     /// Sends the request now (the caller may still be storing the turn while the model thinks); the reply is read with
-    /// <see cref="ModelCall.TextAsync"/>. Disposing the call cancels the request if it is still running.
+    /// <see cref="ModelCall.PiecesAsync"/>. Disposing the call cancels the request if it is still running.
     /// </summary>
     public ModelCall Start(ModelSpec model, ChatHistory prompt, OpenAIPromptExecutionSettings settings, CancellationToken ct) =>
         new(providers.ChatService(model), prompt, settings, ai.Value, drain.Stopping, drain.Hold(), ct,
@@ -49,7 +50,7 @@ public sealed class RunModel(ModelProviders providers, IOptions<AiSettings> ai, 
     {
         var reply = new ModelReply();
         await using var call = Start(model, prompt, settings, ct);
-        await foreach (var _ in call.TextAsync(reply)) { }
+        await foreach (var _ in call.PiecesAsync(reply)) { }
         return reply;
     }
 

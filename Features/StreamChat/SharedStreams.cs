@@ -238,6 +238,7 @@ public sealed class SharedStreams(SharedRedis shared, IOptions<ChatSettings> set
         ["session"] = StreamJson.Default.SessionStarted,
         ["sources"] = StreamJson.Default.SourcesFound,
         ["text"] = StreamJson.Default.TextDelta,
+        ["tool_call"] = StreamJson.Default.ToolCallDelta,
         ["usage"] = StreamJson.Default.UsageReported,
         ["error"] = StreamJson.Default.ChatFailed,
         ["done"] = StreamJson.Default.Done,

@@ -6,8 +6,9 @@ using Npgsql;
 namespace ChatSlices.Features.StreamChat;
 
 /// <summary>The reply as it is stored: its text, how it ended, what it cost and what it cited.</summary>
+/// <param name="ToolCalls">The tool calls the reply made, if any.</param>
 public sealed record StoredReply(string Content, string Status, string? Error, string? FinishReason, TokenCount Tokens, decimal Cost,
-    IReadOnlyList<Citation> Sources);
+    IReadOnlyList<Citation> Sources, IReadOnlyList<ToolCall>? ToolCalls = null);
 
 /// <summary>
 /// Step 2 of a chat turn: its start (quota reservation, the session when it is new, the user's turn) and, however the
@@ -32,9 +33,9 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
         WITH mine AS (DELETE FROM live_replies WHERE message_id = @MessageId RETURNING 1),
         reply AS (
             INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model, status, error, finish_reason,
-                                       prompt_tokens, completion_tokens, cost, usage_estimated, sources)
+                                       prompt_tokens, completion_tokens, cost, usage_estimated, sources, tool_calls)
             SELECT @MessageId, @SessionId, {ReplyParent}, (SELECT user_id FROM chat_sessions WHERE id = @SessionId), 'assistant', @Content, @Model, @Status, @Error,
-                   @FinishReason, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb
+                   @FinishReason, @PromptTokens, @CompletionTokens, @Cost, @Estimated, @Sources::jsonb, @ToolCalls::jsonb
             WHERE EXISTS (SELECT 1 FROM mine)
             RETURNING created_at
         ),
@@ -93,8 +94,8 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             allowed AS (SELECT {(metered ? "EXISTS (SELECT 1 FROM reserved)" : "true")} AS ok),
             {session},
             turn AS (
-                INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model)
-                SELECT @UserMessageId, @SessionId, @ParentId, {owner}, 'user', @Content, @Model FROM allowed WHERE ok AND NOT @UserTurnStored
+                INSERT INTO chat_messages (id, session_id, parent_id, user_id, role, content, model, tool_calls, end_user)
+                SELECT @UserMessageId, @SessionId, @ParentId, {owner}, @Role, @Content, @Model, @ToolCalls::jsonb, @EndUser FROM allowed WHERE ok AND NOT @UserTurnStored
             ),
             counted AS (UPDATE prompts SET usage_count = usage_count + 1 WHERE id = @PromptId AND (SELECT ok FROM allowed)),
             live AS (
@@ -120,7 +121,8 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
             var started = await ExecuteDetachedAsync<bool>(sql, new
             {
                 plan.Ids.SessionId, plan.Owner.UserId, plan.Owner.ApplicationId, plan.Owner.AssistantId, Model = plan.Model.Id,
-                plan.Prompt.Title, plan.Ids.UserMessageId, plan.Ids.ParentId, plan.Ids.UserTurnStored, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
+                plan.Prompt.Title, plan.Ids.UserMessageId, plan.Ids.ParentId, plan.Ids.UserTurnStored, plan.Prompt.Turn.Role, Content = plan.Prompt.UserText, plan.Prompt.PromptId,
+                ToolCalls = plan.Prompt.Turn.ToolCalls?.GetRawText(), EndUser = plan.EndUser,
                 reservation?.Subject, reservation?.Day, reservation?.Tokens, reservation?.Limit, plan.Ids.MessageId, InstanceId = instance.Id,
             });
             if (started) return null;
@@ -151,6 +153,7 @@ public sealed class StoreTurn(NpgsqlDataSource db, TokenQuota quota, InstanceLea
                 plan.Ids.MessageId, plan.Ids.SessionId, plan.Ids.UserMessageId, plan.Owner.UserId, reply.Content, Model = plan.Model.Id, reply.Status, reply.Error, reply.FinishReason,
                 PromptTokens = reply.Tokens.Prompt, CompletionTokens = reply.Tokens.Completion, reply.Cost, reply.Tokens.Estimated,
                 Sources = JsonSerializer.Serialize(reply.Sources, StoredJson),
+                ToolCalls = reply.ToolCalls is { Count: > 0 } calls ? JsonSerializer.Serialize(calls, StoredJson) : null,
                 reservation?.Subject, reservation?.Day, Reserved = reservation?.Tokens, Used = plan.TokensUsed,
             });
             plan.Settled = true;

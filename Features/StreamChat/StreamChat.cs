@@ -37,7 +37,8 @@ public sealed class StreamChat : ICarterModule
         }
     }
 
-    public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason);
+    public sealed record ReplyMessage(Guid Id, Guid SessionId, string Role, string Content, string Model, string Status, string? FinishReason,
+        IReadOnlyList<ToolCall>? ToolCalls);
 
     public sealed record Response(Guid SessionId, ReplyMessage Message, IReadOnlyList<Citation> Sources, UsageReported? Usage, bool Cached);
 
@@ -117,7 +118,8 @@ public sealed class StreamChat : ICarterModule
         if (transcript.Failure is { } failed)
             return TypedResults.Problem(statusCode: failed.HttpStatus, detail: failed.Message,
                 extensions: new Dictionary<string, object?> { ["code"] = failed.Code, ["session_id"] = run.SessionId });
-        var message = new ReplyMessage(run.MessageId, run.SessionId, "assistant", transcript.Text, run.Model, "complete", transcript.Done.FinishReason);
+        var message = new ReplyMessage(run.MessageId, run.SessionId, "assistant", transcript.Text, run.Model, "complete", transcript.Done.FinishReason,
+            transcript.ToolCalls);
         return TypedResults.Ok(new Response(run.SessionId, message, transcript.Sources, transcript.Usage, transcript.Done.Cached));
     }
 

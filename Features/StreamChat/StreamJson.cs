@@ -10,6 +10,7 @@ namespace ChatSlices.Features.StreamChat;
 [JsonSerializable(typeof(SessionStarted))]
 [JsonSerializable(typeof(SourcesFound))]
 [JsonSerializable(typeof(TextDelta))]
+[JsonSerializable(typeof(ToolCallDelta))]
 [JsonSerializable(typeof(UsageReported))]
 [JsonSerializable(typeof(ChatFailed))]
 [JsonSerializable(typeof(Done))]

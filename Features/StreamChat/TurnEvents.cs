@@ -67,7 +67,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
             }
             yield return new SourcesFound(ready.Citations);
             if (ready.Call is { } call)
-                await foreach (var text in call.TextAsync(ready.Reply)) yield return new TextDelta(text);
+                await foreach (var piece in call.PiecesAsync(ready.Reply)) yield return piece;
             var reply = ready.Reply;
             if (!await store.ReplyAsync(plan, Stored(plan, ready, StatusAfter(reply.Failure), reply.Failure?.Message)))
                 reply.Failure ??= StoreTurn.StorageFailed;
@@ -161,7 +161,7 @@ public sealed class TurnEvents(StoreTurn store, PrepareReply prepare, SemanticCa
     {
         var tokens = ready.Reply.Count(ready.Prompt, plan.Model.Tokens());
         return new StoredReply(ready.Reply.Text.ToString(), status, error, ready.Reply.FinishReason, tokens,
-            plan.Model.Cost(tokens.Prompt, tokens.Completion), ready.Citations);
+            plan.Model.Cost(tokens.Prompt, tokens.Completion), ready.Citations, ready.Reply.ToolCalls.Any ? ready.Reply.ToolCalls.Calls : null);
     }
 
     /// <summary>The reply of a client that left before anything was prepared: empty, interrupted.</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ChatSlices.Infrastructure;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.RateLimiting;
@@ -12,6 +13,9 @@ namespace ChatSlices.Features.StreamChat;
 public sealed record TurnPlan(TurnIds Ids, TurnOwner Owner, ModelSpec Model, TurnPrompt Prompt, TurnContext Context,
     OpenAIPromptExecutionSettings Settings, TokenQuota.Reservation? Reservation)
 {
+    /// <summary>OpenAI's <c>user</c>: the end user the client says the turn is for, stored with the user's message.</summary>
+    public string? EndUser => Settings.User;
+
     /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
     public long TokensUsed { get; set; }
 
@@ -27,19 +31,35 @@ public sealed record TurnIds(Guid SessionId, bool NewSession, Guid UserMessageId
 
 public sealed record TurnOwner(string? UserId, string? ApplicationId, Guid? AssistantId);
 
-public sealed record PastTurn(string Role, string Content);
+/// <summary>
+/// A turn of the conversation as the model is shown it. <paramref name="ToolCalls"/>: an assistant turn's calls
+/// (<see cref="ToolCall"/>s), or a tool turn's answers (<see cref="ToolAnswer"/>s, one tool message each).
+/// <paramref name="Parts"/>: a user turn's content parts when they hold images (the text alone otherwise).
+/// </summary>
+public sealed record PastTurn(string Role, string Content, JsonElement? ToolCalls = null, JsonElement? Parts = null)
+{
+    /// <summary>The turn takes part in tool calling: the model's calls, or the tools' answers.</summary>
+    public bool IsToolUse => ToolCalls is not null;
+}
 
 /// <summary>
 /// The parts of the prompt before context is added; <paramref name="Budget"/> is what the model's window leaves for it,
 /// in the tokens of the model's tokenizer (<paramref name="Tokens"/>).
 /// </summary>
-public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> History, string UserText, Guid? PromptId, int Budget, TokenCounter Tokens)
+public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> History, PastTurn Turn, Guid? PromptId, int Budget, TokenCounter Tokens)
 {
+    /// <summary>The new turn's text: the question, or the tools' answers.</summary>
+    public string UserText => Turn.Content;
+
+    /// <summary>Tools, tool calls or images take part: the text alone does not say what the model was asked.</summary>
+    public bool BeyondText => Turn.IsToolUse || Turn.Parts is not null || History.Any(t => t.IsToolUse || t.Parts is not null);
+
     public string Title
     {
         get
         {
-            var flat = UserText.CollapseWhitespace();
+            // A turn of tool answers is titled by the question that led to it.
+            var flat = (Turn.Role == "tool" ? History.LastOrDefault(t => t.Role == "user")?.Content ?? UserText : UserText).CollapseWhitespace();
             if (flat.Length <= 60) return flat;
             var cut = flat.LastIndexOf(' ', 60);
             return flat[..(cut > 20 ? cut : 60)] + "…";

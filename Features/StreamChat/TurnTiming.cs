@@ -24,7 +24,7 @@ internal struct TurnTiming(ChatMetrics metrics)
         if (!_listening) return;
         switch (e)
         {
-            case TextDelta:
+            case TextDelta or ToolCallDelta:
                 _lastText = Stopwatch.GetTimestamp();
                 if (_firstText == 0) _firstText = _lastText;
                 break;

@@ -9,7 +9,7 @@ namespace ChatSlices.Infrastructure.AI;
 /// <summary>
 /// The offline model, as a Semantic Kernel chat completion service: no network, no weights. It composes a reply from
 /// the conversation and any context passages in the system prompt, says plainly that it is the offline model, and
-/// streams it word by word. Deterministic. It reports no usage, so the turn's estimate (flagged <c>estimated</c>) is recorded.
+/// streams it word by word (a request that offers tools is told that this model does not call them). Deterministic. It reports no usage, so the turn's estimate (flagged <c>estimated</c>) is recorded.
 /// </summary>
 public sealed class LocalChatCompletion : IChatCompletionService
 {
@@ -29,8 +29,9 @@ public sealed class LocalChatCompletion : IChatCompletionService
     public async IAsyncEnumerable<StreamingChatMessageContent> GetStreamingChatMessageContentsAsync(ChatHistory chatHistory,
         PromptExecutionSettings? executionSettings = null, Kernel? kernel = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var words = Compose(chatHistory).Split(' ');
-        var budget = (executionSettings as OpenAIPromptExecutionSettings)?.MaxTokens ?? int.MaxValue;
+        var settings = executionSettings as OpenAIPromptExecutionSettings;
+        var words = (settings?.ExtraBody?.ContainsKey("tools") == true ? NoTools : Compose(chatHistory)).Split(' ');
+        var budget = settings?.MaxTokens ?? int.MaxValue;
         var finish = "Stop";
         for (var i = 0; i < words.Length; i++)
         {
@@ -42,6 +43,9 @@ public sealed class LocalChatCompletion : IChatCompletionService
         yield return new StreamingChatMessageContent(AuthorRole.Assistant, null, modelId: "local",
             metadata: new Dictionary<string, object?> { [ModelReplyMetadata.FinishReason] = finish });
     }
+
+    /// <summary>The answer to a request that offers tools: said plainly, as a reply, so the client's conversation goes on.</summary>
+    public const string NoTools = Disclaimer + "This model does not call tools. Configure an openai provider for a model that can.";
 
     private static string Compose(ChatHistory messages)
     {

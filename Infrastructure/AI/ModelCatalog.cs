@@ -23,6 +23,9 @@ public sealed class ModelSpec
     public decimal InputPricePerMillion { get; set; }
     public decimal OutputPricePerMillion { get; set; }
 
+    /// <summary>Chat models only: the model takes images (<c>image_url</c> content parts); others are refused them.</summary>
+    public bool Vision { get; set; }
+
     /// <summary>Embedding models only: the length of the vectors they produce.</summary>
     public int? Dimensions { get; set; }
 

@@ -46,6 +46,15 @@ public sealed record FakeScript
     /// <summary>The model the answer names (default: the one asked for), as a provider answering under a versioned name does.</summary>
     public string? Model { get; init; }
 
+    /// <summary>
+    /// Tool calls the model makes after its text chunks (finish reason <c>tool_calls</c>), streamed as the real API does: a
+    /// call's first piece carries its index, id, type and name with empty arguments, then its arguments follow in
+    /// <see cref="ArgumentPieces"/> pieces, one call after the other.
+    /// </summary>
+    public FakeToolCall[] ToolCalls { get; init; } = [];
+
+    public int ArgumentPieces { get; init; } = 3;
+
     /// <summary>Answer with this HTTP status and an OpenAI error body.</summary>
     public int? Status { get; init; }
 
@@ -66,6 +75,9 @@ public sealed record FakeScript
         CompletionTokens = count,
     };
 }
+
+/// <summary>A tool call the fake model makes.</summary>
+public sealed record FakeToolCall(string Id, string Name, string Arguments);
 
 /// <summary>A model of the fake's <c>GET /v1/models</c> list.</summary>
 public sealed record FakeModel(string Id, string OwnedBy, int Created = 1_700_000_000);
@@ -95,6 +107,9 @@ public sealed class FakeUpstream : IAsyncDisposable
     private readonly WebApplication _app;
 
     public FakeScript Script { get; set; } = new();
+
+    /// <summary>When set, the script for each chat request chosen by its body (e.g. call a tool, then answer its result).</summary>
+    public Func<JsonObject, FakeScript>? ScriptFor { get; set; }
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
 
     /// <summary>What <c>GET /v1/models</c> lists.</summary>
@@ -162,8 +177,8 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     private async Task ChatAsync(HttpContext http)
     {
-        var script = Script;
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+        var script = ScriptFor?.Invoke(body) ?? Script;
         var request = new FakeRequest(body, Now, http.Request.Headers.Authorization.ToString() is { Length: > 0 } authorization ? authorization : null)
         {
             TraceParent = http.Request.Headers["traceparent"].FirstOrDefault(),
@@ -200,13 +215,15 @@ public sealed class FakeUpstream : IAsyncDisposable
         }
 
         var model = script.Model ?? body["model"]?.GetValue<string>() ?? "fake";
+        var finishReason = script.ToolCalls.Length > 0 ? "tool_calls" : script.FinishReason;
+        var toolCalls = script.ToolCalls.Select(c => new { id = c.Id, type = "function", function = new { name = c.Name, arguments = c.Arguments } }).ToArray();
         if (body["stream"]?.GetValue<bool>() != true)
         {
             if (script.Delay > TimeSpan.Zero) await Task.Delay(script.Delay, http.RequestAborted); // the model's time to answer
             await http.Response.WriteAsJsonAsync(new
             {
                 id = "chatcmpl-fake", @object = "chat.completion", created = 1, model,
-                choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(script.Chunks) }, finish_reason = script.FinishReason } },
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = (string?)string.Concat(script.Chunks), tool_calls = toolCalls.Length > 0 ? toolCalls : null }, finish_reason = finishReason } },
                 usage = new { prompt_tokens = script.PromptTokens, completion_tokens = script.CompletionTokens, total_tokens = script.PromptTokens + script.CompletionTokens },
             });
             return;
@@ -239,7 +256,10 @@ public sealed class FakeUpstream : IAsyncDisposable
                 request.ChunksWrittenAt.Enqueue(Now);
                 await SendAsync(http, Chunk(model, new { content = script.Chunks[i] }, null), ct);
             }
-            await SendAsync(http, Chunk(model, new { }, script.FinishReason), ct);
+            for (var call = 0; call < script.ToolCalls.Length; call++)
+                foreach (var piece in ToolCallPieces(call, script.ToolCalls[call], script.ArgumentPieces))
+                    await SendAsync(http, Chunk(model, new { tool_calls = new[] { piece } }, null), ct);
+            await SendAsync(http, Chunk(model, new { }, finishReason), ct);
             var includeUsage = body["stream_options"]?["include_usage"]?.GetValue<bool>() == true;
             if (script.SendUsage && includeUsage)
                 await SendAsync(http, new
@@ -251,6 +271,15 @@ public sealed class FakeUpstream : IAsyncDisposable
             await http.Response.Body.FlushAsync(ct);
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>The pieces of a streamed tool call: id, type and name first (no arguments yet), then the arguments split.</summary>
+    private static IEnumerable<object> ToolCallPieces(int index, FakeToolCall call, int pieces)
+    {
+        yield return new { index, id = call.Id, type = "function", function = new { name = call.Name, arguments = "" } };
+        var size = Math.Max(1, (call.Arguments.Length + pieces - 1) / pieces);
+        for (var at = 0; at < call.Arguments.Length; at += size)
+            yield return new { index, function = new { arguments = call.Arguments.Substring(at, Math.Min(size, call.Arguments.Length - at)) } };
     }
 
     private static object Chunk(string model, object delta, string? finishReason) => new

@@ -70,6 +70,20 @@ public class SemanticCacheScopeTests(ChatApiFactory api) : IClassFixture<ChatApi
     }
 
     [Fact]
+    public async Task ATurnOfferingTools_IsNeitherAnsweredFromTheCacheNorCached()
+    {
+        var assistant = await AssistantAsync();
+        const string question = "What is the weather in Lisbon?";
+        var tools = new[] { new { type = "function", function = new { name = "get_weather" } } };
+
+        (await MissesAsync("tool-asker", new { query = question, assistant_id = assistant, tools })).Should().BeTrue();
+        (await MissesAsync("tool-asker", new { query = question, assistant_id = assistant, tools })).Should().BeTrue("the model may call a tool this time");
+        (await EntriesAsync(assistant)).Should().Be(0);
+        (await MissesAsync("tool-asker", new { query = question, assistant_id = assistant })).Should().BeTrue();
+        (await MissesAsync("tool-asker", new { query = question, assistant_id = assistant })).Should().BeFalse("without tools the same question is cached");
+    }
+
+    [Fact]
     public async Task WithCacheScopeUser_EachUserHasTheirOwnEntries()
     {
         var assistant = await AssistantAsync(scope: "user");

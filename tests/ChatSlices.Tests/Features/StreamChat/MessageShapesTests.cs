@@ -32,7 +32,8 @@ public class MessageShapesTests(ChatApiFactory api) : IClassFixture<ChatApiFacto
     }
 
     [Theory]
-    [InlineData("""[{"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]""", "image")]
+    [InlineData("""[{"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]""", "Vision")]
+    [InlineData("""[{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]""", "http(s) URL")]
     [InlineData("""[{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]""", "input_audio")]
     [InlineData("""[{"type": "text"}]""", "text")]
     [InlineData("""42""", "string or an array")]

@@ -77,6 +77,22 @@ public class SamplingFieldsTests(ChatApiFactory api) : IClassFixture<ChatApiFact
         sent["user"]!.GetValue<string>().Should().Be("u-5");
     }
 
+    [Fact]
+    public async Task TheUserField_IsRecordedOnTheTurn_AndShownWithItsMessage()
+    {
+        api.Upstream.Script = new FakeScript();
+        var client = api.SocketClient(Tokens.For("end-user-owner"));
+        var answer = await (await client.PostAsync("/v1/chat/completions", Json("""
+            {"model": "fake-gpt", "messages": [{"role": "user", "content": "Hello"}], "user": "customer-1234"}
+            """))).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        var session = await (await client.GetAsync($"/v1/chat/sessions/{answer.Str("session_id")}")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        var messages = session.GetProperty("messages").EnumerateArray().ToList();
+        messages.Select(m => m.Str("role")).Should().Equal("user", "assistant");
+        messages[0].Str("end_user").Should().Be("customer-1234");
+        messages[1].GetProperty("end_user").ValueKind.Should().Be(JsonValueKind.Null);
+    }
+
     [Theory]
     [InlineData("\"n\": 2", "n")]
     [InlineData("\"top_p\": 1.5", "top_p")]
