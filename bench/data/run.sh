@@ -215,7 +215,7 @@ run_scenario() {  # run_scenario NAME SECONDS ARGS...
 }
 run_scenario history 150 history --base "$BASE" --token "$TOKEN_HEAVY" --runs 3 --n 200 --warmup 20
 run_scenario vectors 240 vectors --conn "$BENCH_CS" --runs 3 --queries 200 --ef 40,100,200
-run_scenario pdf 120 pdf --base "$BASE" --token "$TOKEN_USER" --runs 5
+run_scenario pdf 240 pdf --base "$BASE" --token "$TOKEN_USER" --runs 3
 run_scenario cache 180 cache --base "$BASE" --token "$TOKEN_USER" --admin-token "$TOKEN_ADMIN" --fake-port "$FAKE_PORT" --runs 3 --n 100 --prime 10 --settle-ms "${DATABENCH_CACHE_SETTLE_MS:-50}"
 stop_service
 { echo "Machine load before each scenario (the run waits up to 60 s for ≤ 25% CPU busy; the load average includes this run's own seeding):"; cat "${OUT}/load.txt" 2>/dev/null; echo "- after: CPU busy $(cpu_busy)%, load average $(cut -d' ' -f1-3 /proc/loadavg)"; echo "- total wall time: $(( $(date +%s) - START_EPOCH )) s"; } >>"${OUT}/results.md"

@@ -1,8 +1,10 @@
-using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using ChatSlices.Bench.Common;
 using ChatSlices.Infrastructure.AI;
 using ChatSlices.Infrastructure.Documents;
+using ChatSlices.Infrastructure.Telemetry;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -13,13 +15,12 @@ namespace ModelBench;
 /// handbook boilerplate from recall-filler.txt, so that a page is about one chunk), read by the service's own extraction
 /// (pdfinfo, pdftotext), chunking and embedders. Each row's question shares no content word with its page (checked here);
 /// it is answered when one of the five chunks nearest to it by cosine (pgvector's exact order) covers that page.
-/// Also how fast a larger generated PDF is read, chunked and embedded.
 /// </summary>
 internal static class Recall
 {
-    private static readonly UploadSettings Uploads = new();
+    public static readonly UploadSettings Uploads = new();
 
-    private static readonly ModelSpec MiniLm = new() { Id = "local-embed", Provider = "local", ProviderModel = LocalEmbedders.MiniLm, Kind = ModelKind.Embedding, ContextWindow = 256, Dimensions = 384 };
+    public static readonly ModelSpec MiniLm = new() { Id = "local-embed", Provider = "local", ProviderModel = LocalEmbedders.MiniLm, Kind = ModelKind.Embedding, ContextWindow = 256, Dimensions = 384 };
     private static readonly ModelSpec Hash = new() { Id = "local-hash", Provider = "local", ProviderModel = LocalEmbedders.Hash, Kind = ModelKind.Embedding, Dimensions = 384 };
 
     private const int FillerPerPage = 8;
@@ -88,39 +89,16 @@ internal static class Recall
         return 0;
     }
 
-    /// <summary>A generated PDF through extraction, chunking and MiniLM, in process (no database): pages/s and chunks/s.</summary>
-    public static async Task<int> SpeedAsync(int pageCount, int runs)
-    {
-        var pdf = Pdf.TextPages(pageCount, 40, "speed");
-        var embedder = LocalEmbedders.Create(MiniLm);
-        await embedder.GenerateAsync(["warm up"]);
-        Console.WriteLine($"### Ingestion with all-MiniLM-L6-v2 in process ({pageCount} pages × 40 lines, {Environment.ProcessorCount} cores; {runs} runs)");
-        Console.WriteLine();
-        Console.WriteLine("| run | chunks | extract s | chunk s | embed s | pages/s | chunks/s |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
-        for (var run = 1; run <= runs; run++)
-        {
-            var clock = Stopwatch.StartNew();
-            var pages = await ExtractAsync(pdf);
-            var extracted = clock.Elapsed.TotalSeconds;
-            var chunks = Chunker.Split(pages, MiniLm, Uploads);
-            var chunked = clock.Elapsed.TotalSeconds;
-            await EmbedAsync(embedder, chunks.Select(c => c.Content));
-            var total = clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"| {run} | {chunks.Count} | {extracted:0.00} | {chunked - extracted:0.00} | {total - chunked:0.00} | {pageCount / total:0.0} | {chunks.Count / total:0.0} |");
-        }
-        Console.WriteLine();
-        return 0;
-    }
-
-    private static async Task<IReadOnlyList<string>> ExtractAsync(byte[] pdf)
+    /// <summary>The service's extraction (pdfinfo, pdftotext) of <paramref name="pdf"/>: its pages' text.</summary>
+    public static async Task<IReadOnlyList<string>> ExtractAsync(byte[] pdf)
     {
         var options = Options.Create(Uploads);
-        var extracted = await new PdfText(new ExtractionQueue(options), options, NullLogger<PdfText>.Instance).ExtractAsync(pdf, CancellationToken.None);
+        var metrics = new ChatMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), Options.Create(new AiSettings()));
+        var extracted = await new PdfText(new ExtractionQueue(options), options, metrics, NullLogger<PdfText>.Instance).ExtractAsync(pdf, CancellationToken.None);
         return extracted.Value?.Pages ?? throw new InvalidOperationException($"Extraction failed: {extracted.Failure?.Detail}");
     }
 
-    private static async Task<float[][]> EmbedAsync(IEmbeddingGenerator<string, Embedding<float>> embedder, IEnumerable<string> texts) =>
+    public static async Task<float[][]> EmbedAsync(IEmbeddingGenerator<string, Embedding<float>> embedder, IEnumerable<string> texts) =>
         (await embedder.GenerateAsync(texts)).Select(e => e.Vector.ToArray()).ToArray();
 
     private static double Dot(float[] a, float[] b)

