@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace ChatSlices.Infrastructure.Telemetry;
 
 public sealed class TelemetrySettings
@@ -9,6 +11,14 @@ public sealed class TelemetrySettings
 
     /// <summary>Prompts and replies on the <c>chat</c> spans (<c>gen_ai.input.messages</c>, <c>gen_ai.output.messages</c>).</summary>
     public bool RecordContent { get; set; }
+
+    /// <summary>
+    /// The share of traces begun here that are recorded and exported (0..1, by trace id): a request that arrives with a
+    /// <c>traceparent</c> follows its caller's decision instead. Unrecorded requests still carry a trace id (log line,
+    /// problem bodies, the upstream's <c>traceparent</c>). <c>OTEL_TRACES_SAMPLER</c>, when set, decides instead.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double TraceSampleRatio { get; set; } = 1.0;
 
     /// <summary><c>GET /metrics</c> in the Prometheus text format.</summary>
     public bool PrometheusEndpoint { get; set; } = true;

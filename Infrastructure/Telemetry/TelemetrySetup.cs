@@ -8,10 +8,11 @@ using OpenTelemetry.Trace;
 namespace ChatSlices.Infrastructure.Telemetry;
 
 /// <summary>
-/// OpenTelemetry for the service: metrics always (its own, ASP.NET Core, HttpClient, runtime, Npgsql), served as
-/// Prometheus text on <c>GET /metrics</c>; traces and logs only where they can go, to the OTLP endpoint of the standard
-/// variables (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, …): spans nobody exports would
-/// only cost. <c>Telemetry:Enabled=false</c> turns all of it off.
+/// OpenTelemetry for the service: metrics (its own, ASP.NET Core, HttpClient, runtime, Npgsql), served as Prometheus
+/// text on <c>GET /metrics</c>; traces and logs only where they can go, to the OTLP endpoint of the standard variables
+/// (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, …), sampled by
+/// <c>Telemetry:TraceSampleRatio</c> (parent-based): spans nobody exports would only cost. Nothing is collected when
+/// nothing reads it (no <c>/metrics</c>, no OTLP); <c>Telemetry:Enabled=false</c> turns all of it off.
 /// </summary>
 public static class TelemetrySetup
 {
@@ -19,10 +20,12 @@ public static class TelemetrySetup
 
     public static WebApplicationBuilder AddChatSlicesTelemetry(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TelemetrySettings>().BindConfiguration(TelemetrySettings.Section);
+        builder.Services.AddOptions<TelemetrySettings>().BindConfiguration(TelemetrySettings.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ChatMetrics>();
         var settings = builder.Configuration.GetSection(TelemetrySettings.Section).Get<TelemetrySettings>() ?? new TelemetrySettings();
-        if (!settings.Enabled) return builder;
+        var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        // Instruments nobody reads stay disabled (Instrument.Enabled false): no reader, no MeterProvider.
+        if (!settings.Enabled || (!settings.PrometheusEndpoint && !otlp)) return builder;
 
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource =>
@@ -38,16 +41,24 @@ public static class TelemetrySetup
                     .AddNpgsqlInstrumentation()
                     // Kestrel's memory pool counts every block it rents (each read and write of every stream): a record per
                     // chunk, for figures nobody reads on this dashboard.
-                    .AddView("aspnetcore.memory_pool.*", MetricStreamConfiguration.Drop);
+                    .AddView("aspnetcore.memory_pool.*", MetricStreamConfiguration.Drop)
+                    // Npgsql's own per-command extras (commands executing, bytes each way, prepared ratio): four records
+                    // per command, on no dashboard; db.client.operation.duration and the pool's db.client.connection.* stay.
+                    .AddView("db.client.operation.npgsql.*", MetricStreamConfiguration.Drop);
                 if (settings.PrometheusEndpoint) metrics.AddPrometheusExporter();
             });
-        if (string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) return builder;
+        if (!otlp) return builder;
 
-        otel.WithTracing(tracing => tracing
-                .AddSource(ChatTelemetry.Name)
-                .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsOperations(http.Request.Path))
-                .AddHttpClientInstrumentation()
-                .AddNpgsql())
+        otel.WithTracing(tracing =>
+            {
+                tracing.AddSource(ChatTelemetry.Name)
+                    .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsOperations(http.Request.Path))
+                    .AddHttpClientInstrumentation()
+                    .AddNpgsql();
+                if (string.IsNullOrEmpty(builder.Configuration["OTEL_TRACES_SAMPLER"]))
+                    tracing.SetSampler(services => new ParentBasedSampler(
+                        new TraceIdRatioBasedSampler(services.GetRequiredService<IOptions<TelemetrySettings>>().Value.TraceSampleRatio)));
+            })
             .WithLogging()
             .UseOtlpExporter();
         return builder;

@@ -62,3 +62,9 @@ public sealed class RecordContentApiFactory : TelemetryApiFactory
 {
     public RecordContentApiFactory() => With("Telemetry:RecordContent", "true");
 }
+
+/// <summary><see cref="TelemetryApiFactory"/> recording no trace begun by the service (<c>Telemetry:TraceSampleRatio=0</c>).</summary>
+public sealed class NoRootTracesApiFactory : TelemetryApiFactory
+{
+    public NoRootTracesApiFactory() => With("Telemetry:TraceSampleRatio", "0");
+}
