@@ -21,6 +21,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
     private readonly Dictionary<Target, Uri> _urls = [];
     private readonly List<Target> _targets = [];
     private ChildProcess _service = null!;
+    private ChildProcess? _serviceB;
     private string _benchDb = null!;
     private Uri _serviceUrl = null!;
     private ChildProcess? _nginx;
@@ -33,14 +34,18 @@ public sealed partial class Bench(Options o, CancellationToken stop)
     /// <summary>The service's CPU time per ChatSlices stream, per run of each phase (ms).</summary>
     private readonly Dictionary<string, List<double>> _serviceCpuPerStream = [];
 
-    private void AddServiceCpu(string phase, double? before, double? after, int streams)
+    private double? AddServiceCpu(string phase, double? before, double? after, int streams)
     {
-        if (before is null || after is null || streams == 0) return;
+        if (before is null || after is null || streams == 0) return null;
         if (!_serviceCpuPerStream.TryGetValue(phase, out var list)) _serviceCpuPerStream[phase] = list = [];
-        list.Add((after.Value - before.Value) / streams);
+        var perStream = (after.Value - before.Value) / streams;
+        list.Add(perStream);
+        return perStream;
     }
 
-    private double? ServiceCpu() => Memory.CpuMs(_service.Pid);
+    private double? ServiceCpu(Target target = Target.Completions) => Memory.CpuMs(ServiceOf(target).Pid);
+
+    private ChildProcess ServiceOf(Target target) => target == Target.CompletionsB ? _serviceB! : _service;
 
     private long _measuringSince;
     private double Elapsed => _log.Elapsed;
@@ -87,7 +92,7 @@ public sealed partial class Bench(Options o, CancellationToken stop)
         _stored = await StoredRepliesAsync(benchDb);
         _loadEnd = Machine.LoadAverage();
         var self = Environment.ProcessId;
-        _cpuUse = _cpu?.Stop(p => p.Pid == self || p.Pid == _service.Pid || (_nginx is { } n && (p.Pid == n.Pid || p.ParentPid == n.Pid)) || p.Command == "postgres");
+        _cpuUse = _cpu?.Stop(p => p.Pid == self || p.Pid == _service.Pid || p.Pid == _serviceB?.Pid || (_nginx is { } n && (p.Pid == n.Pid || p.ParentPid == n.Pid)) || p.Command == "postgres");
         if (_cpuUse is { } use && use.Others / (use.Wall * Environment.ProcessorCount) > 0.05)
             Note($"other processes used {use.Others:0} core-seconds ({use.Others / (use.Wall * Environment.ProcessorCount):P0} of the machine) during the bench: the numbers are skewed by that load");
         WriteReport();

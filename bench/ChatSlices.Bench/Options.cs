@@ -5,7 +5,7 @@ namespace ChatSlices.Bench;
 /// <summary>Command-line options; bench/run.sh passes them.</summary>
 public sealed class Options
 {
-    public const string Usage = "usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 64,256] [--rounds 2] [--integrity-streams 512] [--more-streams 1024,2048] [--throughput-seconds 5] [--json results.json] [--quick] [--parts relay,streams,throughput] [--service-env NAME=VALUE]... [--after-run COMMAND]";
+    public const string Usage = "usage: ChatSlices.Bench --app PUBLISHED/ChatSlices.dll [--out BENCHMARKS.md] [--nginx /usr/sbin/nginx] [--runs 3] [--sequential 30] [--concurrency 64,256] [--rounds 2] [--integrity-streams 512] [--more-streams 1024,2048] [--throughput-seconds 5] [--json results.json] [--quick] [--parts relay,streams,throughput] [--service-env NAME=VALUE]... [--compare-env NAME=VALUE]... [--after-run COMMAND]";
 
     public string App { get; set; } = "";
     public string? Out { get; set; }
@@ -37,6 +37,12 @@ public sealed class Options
 
     /// <summary>Environment variables for the service only (e.g. DOTNET_gcServer=0), to compare runtime settings on one publish.</summary>
     public Dictionary<string, string> ServiceEnv { get; } = [];
+
+    /// <summary>
+    /// When given, a second service ("B": the same environment plus these) runs beside the first, and every throughput run
+    /// measures both, in turn: an A/B on one machine whose load drifts alike for both (bench/telemetry.sh).
+    /// </summary>
+    public Dictionary<string, string> CompareEnv { get; } = [];
 
     /// <summary>
     /// A shell command run once the service is ready and after each concurrent-streams run (before the next run's RSS
@@ -78,12 +84,8 @@ public sealed class Options
                     o.Parts = [.. a.Value().Split(',', StringSplitOptions.RemoveEmptyEntries)];
                     if (o.Parts.Except(AllParts).FirstOrDefault() is { } unknown) throw new ArgumentException($"--parts: unknown part {unknown} (parts: {string.Join(", ", AllParts)})");
                     break;
-                case "--service-env":
-                    var pair = a.Value();
-                    var eq = pair.IndexOf('=');
-                    if (eq <= 0) throw new ArgumentException("--service-env needs NAME=VALUE");
-                    o.ServiceEnv[pair[..eq]] = pair[(eq + 1)..];
-                    break;
+                case "--service-env": AddPair(o.ServiceEnv, "--service-env", a.Value()); break;
+                case "--compare-env": AddPair(o.CompareEnv, "--compare-env", a.Value()); break;
                 case "--after-run": o.AfterRun = a.Value(); break;
                 case "--quick":
                     o.Runs = 1; o.Sequential = 4; o.Warmup = 2; o.Concurrencies = [32]; o.ConcurrentRounds = 1; o.IntegrityStreams = 64;
@@ -94,7 +96,15 @@ public sealed class Options
         }
         if (o.Concurrencies.Length == 0) throw new ArgumentException("--concurrency needs at least one level");
         if (o.App.Length == 0 || !File.Exists(o.App)) throw new ArgumentException("--app must name the published ChatSlices.dll");
+        if (o.CompareEnv.Count > 0 && !o.Parts.SetEquals(["throughput"])) throw new ArgumentException("--compare-env needs --parts throughput");
         if (o.WorkDir.Length == 0) o.WorkDir = Directory.CreateTempSubdirectory("chatslices-bench.").FullName;
         return o;
+    }
+
+    private static void AddPair(Dictionary<string, string> into, string option, string pair)
+    {
+        var eq = pair.IndexOf('=');
+        if (eq <= 0) throw new ArgumentException($"{option} needs NAME=VALUE");
+        into[pair[..eq]] = pair[(eq + 1)..];
     }
 }

@@ -83,6 +83,7 @@ public sealed partial class Bench
         s.AppendLine($"- c=1: {o.Runs} runs of {o.Sequential} sequential streams per target, targets interleaved stream by stream (p99 of {o.Sequential} samples is their largest). " +
                      $"Bursts: per level, {o.Runs} runs of {o.ConcurrentRounds} bursts started at once per target in turn. Percentiles are nearest-rank.");
         if (o.ServiceEnv.Count > 0) s.AppendLine($"- Service environment added (--service-env): {string.Join(", ", o.ServiceEnv.Select(kv => $"`{kv.Key}={kv.Value}`"))}.");
+        if (o.CompareEnv.Count > 0) s.AppendLine($"- A second service (B) beside the first, with (--compare-env): {string.Join(", ", o.CompareEnv.Select(kv => $"`{kv.Key}={kv.Value}`"))}.");
         s.AppendLine($"- Machine: `nproc` {Environment.ProcessorCount}; {Machine.CpuModel()}; {Machine.MemTotal()}; {Machine.OsName()}, kernel {Machine.Kernel()}; {RuntimeInformation.FrameworkDescription}; PostgreSQL {_pgVersion} (synchronous_commit {_syncCommit}); build: {o.Git}.");
         s.AppendLine($"- Load average when measuring started: {_loadStart}; at the end: {_loadEnd}; wall time of this part: {Elapsed:0} s." +
                      (_cpuUse is { } use ? $" CPU: {use.Ours:0} core-seconds by the processes under test, {use.Others:0} by everything else." : ""));

@@ -39,9 +39,18 @@ public sealed partial class Bench
         _urls[Target.ChatSlices] = new Uri(serviceUrl, "/v1/chat/stream");
         _urls[Target.Completions] = new Uri(serviceUrl, "/v1/chat/completions");
         _targets.AddRange([Target.ChatSlices, Target.Completions]);
+        if (o.CompareEnv.Count == 0) return;
+
+        // 4. The B of an A/B: a second ChatSlices on the same database, the first one's environment plus --compare-env.
+        var portB = Ports.Free();
+        _serviceB = StartService(portB, benchDb, o.CompareEnv);
+        var serviceUrlB = new Uri($"http://127.0.0.1:{portB}");
+        await PublishedService.WaitReadyAsync(_serviceB, serviceUrlB, Log, stop);
+        _urls[Target.CompletionsB] = new Uri(serviceUrlB, "/v1/chat/completions");
+        _targets.Add(Target.CompletionsB);
     }
 
-    private ChildProcess StartService(int port, string connectionString)
+    private ChildProcess StartService(int port, string connectionString, IReadOnlyDictionary<string, string>? compareEnv = null)
     {
         var env = PublishedService.FakeModel(_fake.BaseUrl, StreamClient.Model, maxOutputTokens: 4096);
         env["Auth__SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
@@ -52,8 +61,10 @@ public sealed partial class Bench
         env["RateLimits__Tiers__guest__ConcurrentStreams"] = "1000000";
         env["RateLimits__Tiers__guest__TokensPerDay"] = "1000000000000000";
         foreach (var (name, value) in o.ServiceEnv) env[name] = value;
-        var child = PublishedService.Start("chatslices", o.App, port, env, Path.Combine(o.WorkDir, "chatslices.log"), o.PidFile);
-        Log($"started ChatSlices (pid {child.Pid}) on 127.0.0.1:{port}; log {child.LogPath}");
+        foreach (var (name, value) in compareEnv ?? new Dictionary<string, string>()) env[name] = value;
+        var label = compareEnv is null ? "chatslices" : "chatslices-b";
+        var child = PublishedService.Start(label, o.App, port, env, Path.Combine(o.WorkDir, $"{label}.log"), o.PidFile);
+        Log($"started {label} (pid {child.Pid}) on 127.0.0.1:{port}; log {child.LogPath}");
         return child;
     }
 

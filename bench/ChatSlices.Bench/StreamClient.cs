@@ -7,19 +7,21 @@ namespace ChatSlices.Bench;
 
 /// <summary>
 /// Where a request goes: straight to the fake, through one nginx hop to the fake, or through ChatSlices
-/// (<c>/v1/chat/stream</c>, its own SSE events; or <c>/v1/chat/completions</c>, the OpenAI wire format).
+/// (<c>/v1/chat/stream</c>, its own SSE events; or <c>/v1/chat/completions</c>, the OpenAI wire format); or
+/// <c>/v1/chat/completions</c> of a second ChatSlices started with <c>--compare-env</c> (<c>CompletionsB</c>).
 /// </summary>
-public enum Target { Direct, Nginx, ChatSlices, Completions }
+public enum Target { Direct, Nginx, ChatSlices, Completions, CompletionsB }
 
 public static class Targets
 {
-    public static bool IsService(this Target target) => target is Target.ChatSlices or Target.Completions;
+    public static bool IsService(this Target target) => target is Target.ChatSlices or Target.Completions or Target.CompletionsB;
 
     public static string Label(this Target target) => target switch
     {
         Target.Direct => "direct (fake)",
         Target.Nginx => "nginx hop",
         Target.ChatSlices => "ChatSlices /v1/chat/stream",
+        Target.CompletionsB => "ChatSlices B (--compare-env) /v1/chat/completions",
         _ => "ChatSlices /v1/chat/completions",
     };
 
@@ -28,6 +30,7 @@ public static class Targets
         Target.Direct => "direct",
         Target.Nginx => "nginx",
         Target.ChatSlices => "chatslices_stream",
+        Target.CompletionsB => "chatslices_b_completions",
         _ => "chatslices_completions",
     };
 }

@@ -48,7 +48,7 @@ public sealed partial class Bench
             for (var i = 0; i < o.Warmup; i++)
             {
                 var r = await OneAsync(target);
-                if (!r.Ok) throw new BenchFailed($"warm-up stream to {target} failed: {r.Error}\n{(target.IsService() ? _service.Tail() : "")}");
+                if (!r.Ok) throw new BenchFailed($"warm-up stream to {target} failed: {r.Error}\n{(target.IsService() ? ServiceOf(target).Tail() : "")}");
             }
             var burst = await BurstAsync(target, burstSize);
             var failed = burst.Count(r => !r.Ok);

@@ -23,6 +23,8 @@ public sealed partial class Bench
 {
     private readonly List<Dictionary<Target, ThroughputStats>> _throughput = [];
     private readonly List<TurnCpu> _turnCpu = [];
+    /// <summary>Per run with --compare-env: the service's CPU per request (ms) and requests/s, of A and of B.</summary>
+    private readonly List<(double CpuA, double CpuB, double RpsA, double RpsB)> _compared = [];
     private List<StatementStat>? _topStatements;
     private int _topStatementsTurns;
 
@@ -44,17 +46,20 @@ public sealed partial class Bench
         {
             if (OverBudget($"throughput run {run}")) break;
             var stats = new Dictionary<Target, ThroughputStats>();
+            var cpu = new Dictionary<Target, double?>();
             for (var j = 0; j < targets.Count; j++)
             {
                 var target = targets[(run + j) % targets.Count];
-                var cpuBefore = ServiceCpu();
+                var cpuBefore = ServiceCpu(target);
                 if (target == Target.Completions && cluster is not null) stats[target] = await MeasuredLoopAsync(cluster);
                 else stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
-                if (target.IsService()) AddServiceCpu("throughput", cpuBefore, ServiceCpu(), stats[target].Requests + stats[target].Failed);
+                if (target.IsService()) cpu[target] = AddServiceCpu(ThroughputPhase(target), cpuBefore, ServiceCpu(target), stats[target].Requests + stats[target].Failed);
                 await Task.Delay(200, stop);
             }
             DrainFake();
             _throughput.Add(stats);
+            if (cpu.GetValueOrDefault(Target.Completions) is { } cpuA && cpu.GetValueOrDefault(Target.CompletionsB) is { } cpuB)
+                _compared.Add((cpuA, cpuB, stats[Target.Completions].PerSecond, stats[Target.CompletionsB].PerSecond));
             Log($"throughput run {run}: " + string.Join("; ", stats.Select(kv => $"{kv.Key} {kv.Value.PerSecond:0} req/s, p50 {kv.Value.P50Ms:0.00} ms, p99 {kv.Value.P99Ms:0.00} ms" +
                 (kv.Value.Failed > 0 ? $", {kv.Value.Failed} FAILED ({kv.Value.FirstError})" : ""))));
         }
@@ -79,6 +84,8 @@ public sealed partial class Bench
         }
         return stats;
     }
+
+    private static string ThroughputPhase(Target target) => target == Target.CompletionsB ? "throughput_b" : "throughput";
 
     private async Task<ThroughputStats> ClosedLoopAsync(Target target, TimeSpan length)
     {
@@ -160,6 +167,8 @@ public sealed partial class Bench
             total = Json([.. _turnCpu.Select(c => c.TotalMs)]),
             target = TurnCpuTargetMs,
         },
+        // Per run, in order (--compare-env): the service's CPU time per request (ms) and requests/s, of A and of B.
+        compared = _compared.Select(c => new { cpu_ms_a = Round(c.CpuA), cpu_ms_b = Round(c.CpuB), requests_per_s_a = Round(c.RpsA), requests_per_s_b = Round(c.RpsB) }),
         clients = o.ThroughputConcurrency,
         seconds = o.ThroughputSeconds,
         targets = _throughput.SelectMany(r => r.Keys).Distinct().ToDictionary(t => t.Key(), t => new
