@@ -91,6 +91,10 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         new("GET", "/v1/chat/sessions/{id}", Optional, Kind.GuestSession, None, Ok, Ok,
             PublicByDesign: "API.md: a guest session is readable by its id alone"),
         new("GET", "/v1/chat/sessions/{id}/messages", User, Kind.Session, None, NotFound, Unauthorized),
+        new("GET", "/v1/chat/sessions/{id}/export", Optional, Kind.Session, None, NotFound, NotFound),
+        // Public by design (API.md): whoever may read a guest session (anyone with its id) may export it.
+        new("GET", "/v1/chat/sessions/{id}/export", Optional, Kind.GuestSession, None, Ok, Ok,
+            PublicByDesign: "API.md: a guest session is readable, and so exportable, by its id alone"),
         new("GET", "/v1/chat/streams/{id}", Optional, Kind.Stream, None, NotFound, NotFound),
         new("POST", "/v1/chat/streams/{id}/cancel", Optional, Kind.Stream, None, NotFound, NotFound),
         new("POST", "/v1/chat/sessions/{id}/messages", User, Kind.Session, Json(new { content = "Tell me what you know." }), NotFound, Unauthorized,
