@@ -14,8 +14,8 @@ public static class SessionExportWriters
     /// <summary>Written bytes are sent once this many are waiting.</summary>
     private const int FlushBytes = 32 * 1024;
 
-    /// <summary><c>{session, exported_at, messages: [...]}</c>, indented, non-ASCII text as it is.</summary>
-    public static async Task WriteJsonAsync(Stream body, ExportSession.Export export, JsonSerializerOptions options, CancellationToken ct)
+    /// <summary><c>{session, exported_at, branch, messages: [...]}</c>, indented, non-ASCII text as it is.</summary>
+    public static async Task WriteJsonAsync(Stream body, ExportSession.Export export, string branch, JsonSerializerOptions options, CancellationToken ct)
     {
         // Through a pipe: the serializer's own flush then only hands bytes to the pipe (Kestrel refuses synchronous
         // writes); the pipe sends them, asynchronously, when enough are waiting.
@@ -25,6 +25,7 @@ public static class SessionExportWriters
         writer.WritePropertyName("session");
         JsonSerializer.Serialize(writer, export.Session, options);
         writer.WriteString("exported_at", DateTime.UtcNow);
+        writer.WriteString("branch", branch);
         writer.WriteStartArray("messages");
         await foreach (var message in export.Messages.WithCancellation(ct))
         {

@@ -74,7 +74,7 @@ public class ExportSessionTests : IClassFixture<ExportSessionTests.Handbook>
         exported[3].Str("content").Should().Be("Within thirty days, with the **receipts** [1].");
         foreach (var (mine, theirs) in exported.Zip(stored))
         {
-            foreach (var field in new[] { "id", "role", "model", "status" })
+            foreach (var field in new[] { "id", "parent_id", "role", "model", "status" })
                 mine.GetProperty(field).ToString().Should().Be(theirs.GetProperty(field).ToString(), field);
             mine.GetProperty("created_at").GetDateTime().Should().Be(theirs.GetProperty("created_at").GetDateTime());
             JsonElement.DeepEquals(mine.GetProperty("sources"), theirs.GetProperty("sources")).Should().BeTrue($"{mine.GetProperty("sources")} should be {theirs.GetProperty("sources")}");
@@ -132,16 +132,42 @@ public class ExportSessionTests : IClassFixture<ExportSessionTests.Handbook>
         export.GetProperty("messages").EnumerateArray().Select(m => m.Str("content")).Should().Equal("A guest's question", "A guest's answer.");
     }
 
-    [Theory]
-    [InlineData("pdf")]
-    [InlineData("JSON")]
-    [InlineData("")]
-    public async Task AnUnknownFormat_Is422_NamingIt(string format)
+    [Fact]
+    public async Task Export_IsTheActiveBranch_AndBranchAllInJson_IsTheWholeTreeWithParents()
     {
-        var problem = await (await _api.SocketClient(_api.Owner).GetAsync($"/v1/chat/sessions/{_api.SessionId}/export?format={format}"))
+        var client = _api.SocketClient(_api.Owner);
+        var id = (await (await client.PostAsJsonAsync("/v1/chat/sessions", new { title = "Branches", model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
+        _api.Upstream.Script = new FakeScript { Chunks = ["First answer."] };
+        var turn = await (await client.PostAsJsonAsync($"/v1/chat/sessions/{id}/messages", new { content = "Which answer?" })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var (question, first) = (turn.GetProperty("user_message").Str("id"), turn.GetProperty("assistant_message").Str("id"));
+        _api.Upstream.Script = new FakeScript { Chunks = ["Second answer."] };
+        var second = (await (await client.PostAsJsonAsync($"/v1/chat/sessions/{id}/messages/{first}/regenerate", new { stream = false }))
+            .ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("message").Str("id");
+
+        var active = await (await client.GetAsync($"/v1/chat/sessions/{id}/export")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        var tree = await (await client.GetAsync($"/v1/chat/sessions/{id}/export?format=json&branch=all")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        var markdown = await (await client.GetAsync($"/v1/chat/sessions/{id}/export?format=markdown")).Content.ReadAsStringAsync();
+
+        active.Str("branch").Should().Be("active");
+        active.GetProperty("messages").EnumerateArray().Select(m => (m.Str("id"), m.Str("content"))).Should().Equal((question, "Which answer?"), (second, "Second answer."));
+        tree.Str("branch").Should().Be("all");
+        tree.GetProperty("messages").EnumerateArray().Select(m => (m.Str("id"), m.GetProperty("parent_id").GetString(), m.Str("content")))
+            .Should().Equal((question, null, "Which answer?"), (first, question, "First answer."), (second, question, "Second answer."));
+        markdown.Should().Contain("Second answer.").And.NotContain("First answer.");
+    }
+
+    [Theory]
+    [InlineData("?format=pdf", "format")]
+    [InlineData("?format=JSON", "format")]
+    [InlineData("?format=", "format")]
+    [InlineData("?branch=mine", "branch")]
+    [InlineData("?format=markdown&branch=all", "branch")]
+    public async Task AnUnknownFormatOrBranch_OrAWholeTreeAsMarkdown_Is422_NamingIt(string query, string field)
+    {
+        var problem = await (await _api.SocketClient(_api.Owner).GetAsync($"/v1/chat/sessions/{_api.SessionId}/export{query}"))
             .ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity);
 
-        problem.GetProperty("errors").TryGetProperty("format", out _).Should().BeTrue(problem.ToString());
+        problem.GetProperty("errors").TryGetProperty(field, out _).Should().BeTrue(problem.ToString());
     }
 
     [Fact]
@@ -160,7 +186,7 @@ public class ExportSessionTests : IClassFixture<ExportSessionTests.Handbook>
     }
 
     [Fact]
-    public async Task ALongSession_IsExportedWhole_InOrder()
+    public async Task ALongSession_IsExportedWhole_InOrder_AsOneBranch()
     {
         const int count = 5000;
         var client = _api.SocketClient(_api.Owner);
@@ -169,7 +195,8 @@ public class ExportSessionTests : IClassFixture<ExportSessionTests.Handbook>
             INSERT INTO chat_messages (id, session_id, role, content, created_at)
             SELECT gen_random_uuid(), '{id}', CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END, 'message ' || i || ' ' || repeat('x', 200),
                    '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 second'
-            FROM generate_series(0, {count - 1}) i
+            FROM generate_series(0, {count - 1}) i;
+            {SeededTree.ChainSql}
             """);
 
         var export = await (await client.GetAsync($"/v1/chat/sessions/{id}/export")).ShouldBeJsonAsync(HttpStatusCode.OK);
