@@ -112,18 +112,23 @@ public class FeedbackTests(ChatApiFactory api) : IClassFixture<ChatApiFactory>
     }
 
     [Fact]
-    public async Task Feedback_GoesWithItsMessages_WhenTheSessionIsReset_OrDeleted()
+    public async Task Feedback_GoesWithItsMessage_WhenItOrATurnAboveIsDeleted_OrTheSessionIsReset_OrDeleted()
     {
         var client = api.UserClient("forgetter");
+        var (pruned, prunedQuestion, prunedReply) = await TurnAsync(client);
         var (reset, _, resetReply) = await TurnAsync(client);
         var (deleted, _, deletedReply) = await TurnAsync(client);
-        foreach (var reply in new[] { resetReply, deletedReply })
+        var (_, _, keptReply) = await TurnAsync(client);
+        foreach (var reply in new[] { prunedReply, resetReply, deletedReply, keptReply })
             await (await client.PutAsJsonAsync($"/v1/chat/messages/{reply}/feedback", new { rating = "up" })).ShouldBeJsonAsync(HttpStatusCode.OK);
 
+        (await client.DeleteAsync($"/v1/chat/sessions/{pruned}/messages/{prunedQuestion}")).EnsureSuccessStatusCode();
         (await client.PostAsync($"/v1/chat/sessions/{reset}/reset", null)).EnsureSuccessStatusCode();
         (await client.DeleteAsync($"/v1/chat/sessions/{deleted}")).EnsureSuccessStatusCode();
 
+        (await StoredAsync(prunedReply)).Should().Be(0, "the reply went with the turn above it");
         (await StoredAsync(resetReply)).Should().Be(0);
         (await StoredAsync(deletedReply)).Should().Be(0);
+        (await StoredAsync(keptReply)).Should().Be(1, "its session was left alone");
     }
 }
