@@ -77,15 +77,14 @@ public static class ExportSession
     }
 
     public static async Task<Results<PushStreamHttpResult, NotFound>> Endpoint(Guid id, ClaimsPrincipal user, IMediator mediator,
-        IOptions<HttpJsonOptions> json, HttpContext http, CancellationToken ct, [FromQuery] string? format = null, [FromQuery] string? branch = null)
+        IOptions<HttpJsonOptions> json, CancellationToken ct, [FromQuery] string? format = null, [FromQuery] string? branch = null)
     {
         var query = new Query(id, user.UserId(), format, branch);
         if (await mediator.Send(query, ct) is not { } export) return TypedResults.NotFound();
-        var aborted = http.RequestAborted;
         return query.AsMarkdown
-            ? TypedResults.Stream(body => SessionExportWriters.WriteMarkdownAsync(body, export, aborted),
+            ? TypedResults.Stream(body => SessionExportWriters.WriteMarkdownAsync(body, export, ct),
                 SessionExportWriters.MarkdownContentType, SessionExportWriters.FileName(export.Session, "md"))
-            : TypedResults.Stream(body => SessionExportWriters.WriteJsonAsync(body, export, query.AllBranches ? WholeTree : ActiveBranch, json.Value.SerializerOptions, aborted),
+            : TypedResults.Stream(body => SessionExportWriters.WriteJsonAsync(body, export, query.AllBranches ? WholeTree : ActiveBranch, json.Value.SerializerOptions, ct),
                 SessionExportWriters.JsonContentType, SessionExportWriters.FileName(export.Session, "json"));
     }
 }
