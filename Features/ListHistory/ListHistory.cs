@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
 using Carter;
@@ -30,8 +29,8 @@ public sealed class ListHistory : ICarterModule
         public Guid? AssistantId => Guid.TryParse(RawAssistantId, out var id) ? id : null;
         public int Page => QueryText.Integer(RawPage) ?? 1;
         public int PageSize => QueryText.Integer(RawPageSize) ?? 10;
-        public DateTime? StartDate => ParseDate(RawStartDate, endOfDay: false);
-        public DateTime? EndDate => ParseDate(RawEndDate, endOfDay: true);
+        public DateTime? StartDate => QueryText.DateOrDateTime(RawStartDate, endOfDay: false);
+        public DateTime? EndDate => QueryText.DateOrDateTime(RawEndDate, endOfDay: true);
         public string? Search => string.IsNullOrWhiteSpace(Q) ? null : Q.Trim();
 
         public void Validate(ValidationErrors errors)
@@ -40,22 +39,9 @@ public sealed class ListHistory : ICarterModule
             errors.WholeNumber(RawPageSize, "page_size");
             errors.Require(Page >= 1, "page", "Must be 1 or more.");
             errors.Range<int>(PageSize, "page_size", 1, 100);
-            errors.Require(RawStartDate is null || StartDate is not null, "start_date", "Must be an ISO 8601 date or date-time.");
-            errors.Require(RawEndDate is null || EndDate is not null, "end_date", "Must be an ISO 8601 date or date-time.");
-            errors.DateInRange(StartDate is { } from ? DateOnly.FromDateTime(from) : null, "start_date");
-            errors.DateInRange(EndDate is { } to ? DateOnly.FromDateTime(to) : null, "end_date");
-            if (StartDate is { } start && EndDate is { } end) errors.Require(start <= end, "end_date", "Must not be before start_date.");
+            errors.DateTimeWindow(RawStartDate, RawEndDate);
             errors.Require(RawAssistantId is null || AssistantId is not null, "assistant_id", "Must be a UUID.");
             errors.Length(Q, "q", 0, 500);
-        }
-
-        /// <summary>A date alone covers its whole UTC day: as an end it means up to the end of that day.</summary>
-        private static DateTime? ParseDate(string? raw, bool endOfDay)
-        {
-            if (raw is null) return null;
-            if (QueryText.Date(raw) is { } day)
-                return day.ToDateTime(endOfDay ? TimeOnly.MaxValue : TimeOnly.MinValue, DateTimeKind.Utc);
-            return DateTimeOffset.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at.UtcDateTime : null;
         }
     }
 

@@ -60,6 +60,10 @@ public sealed class SessionsEndpoints : ICarterModule
 
         var readable = app.MapGroup("/v1/chat/sessions").WithTags("Sessions").RequireAuthorization(AuthSetup.OptionalPolicy);
         readable.MapGet("/{id:guid}", GetSession.Endpoint).WithName("GetSession").WithSummary("A session with its last 50 messages (a guest session by its id alone)");
+        readable.MapGet("/{id:guid}/export", ExportSession.Endpoint).WithName("ExportSession")
+            .WithSummary("The whole conversation as a file to download: JSON, or a Markdown transcript with the cited sources as footnotes")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json", additionalContentTypes: ["text/markdown"])
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
     }
 }
 

@@ -50,6 +50,21 @@ public sealed class ValidationErrors
             Add(field, $"Must be between {QueryText.EarliestDate:yyyy-MM-dd} and {QueryText.LatestDate:yyyy-MM-dd}.");
     }
 
+    /// <summary>
+    /// <c>start_date</c>/<c>end_date</c> of a list filtered on a time: each a date or a date-time (see
+    /// <see cref="QueryText.DateOrDateTime"/>) in range, the end not before the start.
+    /// </summary>
+    public void DateTimeWindow(string? rawStart, string? rawEnd)
+    {
+        var start = QueryText.DateOrDateTime(rawStart, endOfDay: false);
+        var end = QueryText.DateOrDateTime(rawEnd, endOfDay: true);
+        Require(rawStart is null || start is not null, "start_date", "Must be an ISO 8601 date or date-time.");
+        Require(rawEnd is null || end is not null, "end_date", "Must be an ISO 8601 date or date-time.");
+        DateInRange(start is { } from ? DateOnly.FromDateTime(from) : null, "start_date");
+        DateInRange(end is { } to ? DateOnly.FromDateTime(to) : null, "end_date");
+        if (start is { } first && end is { } last) Require(first <= last, "end_date", "Must not be before start_date.");
+    }
+
     public IDictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
 }
 
@@ -76,6 +91,15 @@ public static class QueryText
     /// <summary>A <c>YYYY-MM-DD</c> date.</summary>
     public static DateOnly? Date(string? raw) =>
         DateOnly.TryParseExact(raw, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day) ? day : null;
+
+    /// <summary>A date-time, or a <c>YYYY-MM-DD</c> date covering its whole UTC day: as an end it means up to the end of that day.</summary>
+    public static DateTime? DateOrDateTime(string? raw, bool endOfDay)
+    {
+        if (raw is null) return null;
+        if (Date(raw) is { } day) return day.ToDateTime(endOfDay ? TimeOnly.MaxValue : TimeOnly.MinValue, DateTimeKind.Utc);
+        return DateTimeOffset.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? at.UtcDateTime : null;
+    }
 }
 
 /// <summary><c>skip</c>/<c>limit</c> from a query string, as text so that bad values are a 422 naming the field.</summary>

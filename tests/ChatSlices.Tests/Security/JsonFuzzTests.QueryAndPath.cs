@@ -168,6 +168,7 @@ public partial class JsonFuzzTests
                 _ when path.StartsWith("/v1/prompts/", StringComparison.Ordinal) => ids.Prompt,
                 _ when path.StartsWith("/v1/files/", StringComparison.Ordinal) => ids.File,
                 _ when path.StartsWith("/v1/chat/streams/", StringComparison.Ordinal) => ids.Stream,
+                _ when path.StartsWith("/v1/chat/messages/", StringComparison.Ordinal) => ids.Reply,
                 _ => ids.Session,
             };
             path = path.Replace(Placeholder(parameter.Name), value);

@@ -30,7 +30,8 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
 
     /// <summary>The caller's own objects, whose ids go into paths and id fields.</summary>
     /// <param name="Message">The first user turn of <paramref name="Session"/>.</param>
-    public sealed record Ids(string Session, string File, string Prompt, string Assistant, string Stream, string Message);
+    /// <param name="Reply">The reply to <paramref name="Message"/>.</param>
+    public sealed record Ids(string Session, string File, string Prompt, string Assistant, string Stream, string Message, string Reply);
 
     /// <summary>A JSON route: who calls it, and valid bodies (a minimal one and one with every field) to start from.</summary>
     public sealed record JsonRoute(
@@ -40,7 +41,8 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
         public string Key => $"{Method} {Pattern}";
 
         public string Path(Ids ids) => Pattern.Replace("{messageId}", ids.Message)
-            .Replace("{id}", Pattern.Contains("/assistants/") ? ids.Assistant : Pattern.Contains("/prompts/") ? ids.Prompt : ids.Session);
+            .Replace("{id}", Pattern.Contains("/assistants/") ? ids.Assistant : Pattern.Contains("/prompts/") ? ids.Prompt
+                : Pattern.StartsWith("/v1/chat/messages/", StringComparison.Ordinal) ? ids.Reply : ids.Session);
 
         public override string ToString() => Key;
     }
@@ -138,6 +140,10 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
             ids => O(new { title = "Renamed prompt" }),
             ids => O(new { title = "Report 2", content = "Summarise {topic}", scenario = "", description = "", metadata = new { tags = new[] { "x" } } }),
             ["scenario"]),
+        new("PUT", "/v1/chat/messages/{id}/feedback", false,
+            ids => O(new { rating = "up" }),
+            ids => O(new { rating = "down", comment = "Missed the point." }),
+            ["rating"]),
         new("POST", "/v1/embeddings", false,
             ids => O(new { input = "Hello there" }),
             ids => O(new { model = "local-embed", input = new[] { "One text.", "Another text." }, dimensions = 384, encoding_format = "base64", user = "u-1" }),
@@ -362,8 +368,9 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
     {
         var user = api.SocketClient(Tokens.For(OwnerSub));
         var session = (await (await user.PostAsJsonAsync("/v1/chat/sessions", new { title = "Fuzz target", model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created)).Str("id");
-        var message = (await (await user.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "First turn." })).ShouldBeJsonAsync(HttpStatusCode.Created))
-            .GetProperty("user_message").Str("id");
+        var turn = await (await user.PostAsJsonAsync($"/v1/chat/sessions/{session}/messages", new { content = "First turn." })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var message = turn.GetProperty("user_message").Str("id");
+        var reply = turn.GetProperty("assistant_message").Str("id");
         var pdf = TestPdf.Create([["Fuzz notes.", "Owls sleep during the day."], ["Second page.", "Parrots talk."]], title: "Fuzz notes");
         var file = (await (await user.PostAsync($"/v1/chat/sessions/{session}/upload", Uploads.Form(pdf, "notes.pdf"))).ShouldBeJsonAsync(HttpStatusCode.Created))
             .GetProperty("file").Str("id");
@@ -374,7 +381,7 @@ public partial class JsonFuzzTests(SecurityApiFactory api) : IClassFixture<Secur
         var streamed = await (await user.SendAsync(ChatApiFactory.Post("/v1/chat/stream", new { query = "Second turn.", session_id = session }),
             HttpCompletionOption.ResponseHeadersRead)).Content.ReadAsStreamAsync();
         var stream = (await new SseReader(streamed).ReadAllAsync()).First(e => e.Event == "session").Json.Str("message_id");
-        return new Ids(session, file, prompt, assistant, stream, message);
+        return new Ids(session, file, prompt, assistant, stream, message, reply);
     })).Value;
 
     private static int StableHash(string text) => text.Aggregate(17, (h, c) => unchecked(h * 31 + c));

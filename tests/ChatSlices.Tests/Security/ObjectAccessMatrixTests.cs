@@ -39,6 +39,8 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         PrivateAssistant,
         /// <summary>The event stream of a reply A streamed (finished, kept for replay).</summary>
         Stream,
+        /// <summary>A reply (assistant message) in A's session, rated by A.</summary>
+        Reply,
     }
 
     /// <param name="Policy">The authorization policy the route must have (the expectations below depend on it).</param>
@@ -89,6 +91,10 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         new("GET", "/v1/chat/sessions/{id}", Optional, Kind.GuestSession, None, Ok, Ok,
             PublicByDesign: "API.md: a guest session is readable by its id alone"),
         new("GET", "/v1/chat/sessions/{id}/messages", User, Kind.Session, None, NotFound, Unauthorized),
+        new("GET", "/v1/chat/sessions/{id}/export", Optional, Kind.Session, None, NotFound, NotFound),
+        // Public by design (API.md): whoever may read a guest session (anyone with its id) may export it.
+        new("GET", "/v1/chat/sessions/{id}/export", Optional, Kind.GuestSession, None, Ok, Ok,
+            PublicByDesign: "API.md: a guest session is readable, and so exportable, by its id alone"),
         new("GET", "/v1/chat/streams/{id}", Optional, Kind.Stream, None, NotFound, NotFound),
         new("POST", "/v1/chat/streams/{id}/cancel", Optional, Kind.Stream, None, NotFound, NotFound),
         new("POST", "/v1/chat/sessions/{id}/messages", User, Kind.Session, Json(new { content = "Tell me what you know." }), NotFound, Unauthorized,
@@ -105,6 +111,10 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
         new("POST", "/v1/chat/sessions/{id}/archive", User, Kind.Session, None, NotFound, Unauthorized),
         new("POST", "/v1/chat/sessions/{id}/unarchive", User, Kind.Session, None, NotFound, Unauthorized),
         new("POST", "/v1/chat/sessions/{id}/reset", User, Kind.Session, None, NotFound, Unauthorized),
+        // Feedback: a rating is its giver's, on a reply in their own session.
+        new("PUT", "/v1/chat/messages/{id}/feedback", User, Kind.Reply, Json(new { rating = "down", comment = "taken over" }), NotFound, Unauthorized),
+        new("GET", "/v1/chat/messages/{id}/feedback", User, Kind.Reply, None, NotFound, Unauthorized),
+        new("DELETE", "/v1/chat/messages/{id}/feedback", User, Kind.Reply, None, NotFound, Unauthorized),
         // Files: a session's files are its owner's; an assistant's knowledge documents are admins' (not readable as files by users).
         new("GET", "/v1/chat/sessions/{id}/files", User, Kind.Session, None, NotFound, Unauthorized),
         new("POST", "/v1/chat/sessions/{id}/upload", User, Kind.Session, Pdf, NotFound, Unauthorized),
@@ -282,7 +292,7 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
     /// <summary>The token of whoever made an object of <paramref name="kind"/>: user A, an admin, or nobody (a guest).</summary>
     private static string? OwnerToken(Kind kind) => kind switch
     {
-        Kind.Session or Kind.SessionFile or Kind.Prompt or Kind.Stream => Tokens.For(OwnerA),
+        Kind.Session or Kind.SessionFile or Kind.Prompt or Kind.Stream or Kind.Reply => Tokens.For(OwnerA),
         Kind.GuestSession => null,
         _ => Tokens.Admin(Admin),
     };
@@ -347,6 +357,15 @@ public class ObjectAccessMatrixTests(SecurityApiFactory api) : IClassFixture<Sec
                 var reply = await (await api.SocketClient().PostAsJsonAsync("/v1/chat/stream", new { query = $"Guest asks about {canary}", model = "fake-gpt", stream = false }))
                     .ShouldBeJsonAsync(HttpStatusCode.OK);
                 return new Target(reply.Str("session_id"), canary);
+            }
+            case Kind.Reply:
+            {
+                var session = await (await owner.PostAsJsonAsync("/v1/chat/sessions", new { title = canary, model = "fake-gpt" })).ShouldBeJsonAsync(HttpStatusCode.Created);
+                var turn = await (await owner.PostAsJsonAsync($"/v1/chat/sessions/{session.Str("id")}/messages", new { content = $"Remember {canary} for me." }))
+                    .ShouldBeJsonAsync(HttpStatusCode.Created);
+                var reply = turn.GetProperty("assistant_message").Str("id");
+                await (await owner.PutAsJsonAsync($"/v1/chat/messages/{reply}/feedback", new { rating = "up", comment = canary })).ShouldBeJsonAsync(HttpStatusCode.OK);
+                return new Target(reply, canary);
             }
             case Kind.Stream:
             {

@@ -52,6 +52,7 @@ public class SecurityApiFactory : ChatApiFactory
         ("chat_sessions", "x.id"), ("chat_messages", "x.id"), ("idempotency_keys", "x.user_id, x.key"),
         ("documents", "x.id"), ("document_pages", "x.document_id, x.page"), ("chunks", "x.id"),
         ("assistants", "x.id"), ("semantic_cache", "x.id"), ("prompts", "x.id"),
+        ("message_feedback", "x.message_id, x.user_id"),
     ];
 
     private static readonly string DigestSql = "SELECT concat_ws(E'\\n', " + string.Join(", ", OwnedTables.Select(t =>
