@@ -19,7 +19,6 @@ public sealed class SessionTitles(NpgsqlDataSource db, RunModel model, ModelProv
     : BackgroundService
 {
     private const int Queued = 100;
-    private const int MaxTitleChars = 60;
     private const int MaxReplyChars = 2_000;
 
     private const string Instruction =
@@ -92,9 +91,6 @@ public sealed class SessionTitles(NpgsqlDataSource db, RunModel model, ModelProv
         var line = answer.Trim().Split('\n')[0].CollapseWhitespace().Trim();
         if (line.StartsWith("Title:", StringComparison.OrdinalIgnoreCase)) line = line["Title:".Length..];
         line = line.Trim().Trim('"', '\'', '“', '”', '«', '»', '*', '#', ' ').TrimEnd('.').Trim();
-        if (line.Length == 0) return null;
-        if (line.Length <= MaxTitleChars) return line;
-        var cut = line.LastIndexOf(' ', MaxTitleChars);
-        return line[..(cut > 20 ? cut : MaxTitleChars)] + "…";
+        return line.Length == 0 ? null : line.Shorten(TurnPrompt.MaxTitleChars);
     }
 }

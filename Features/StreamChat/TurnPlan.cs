@@ -54,17 +54,11 @@ public sealed record TurnPrompt(string? SystemPrompt, IReadOnlyList<PastTurn> Hi
     /// <summary>Tools, tool calls or images take part: the text alone does not say what the model was asked.</summary>
     public bool BeyondText => Turn.IsToolUse || Turn.Parts is not null || History.Any(t => t.IsToolUse || t.Parts is not null);
 
-    public string Title
-    {
-        get
-        {
-            // A turn of tool answers is titled by the question that led to it.
-            var flat = (Turn.Role == "tool" ? History.LastOrDefault(t => t.Role == "user")?.Content ?? UserText : UserText).CollapseWhitespace();
-            if (flat.Length <= 60) return flat;
-            var cut = flat.LastIndexOf(' ', 60);
-            return flat[..(cut > 20 ? cut : 60)] + "…";
-        }
-    }
+    public const int MaxTitleChars = 60;
+
+    // A turn of tool answers is titled by the question that led to it.
+    public string Title =>
+        (Turn.Role == "tool" ? History.LastOrDefault(t => t.Role == "user")?.Content ?? UserText : UserText).CollapseWhitespace().Shorten(MaxTitleChars);
 }
 
 /// <summary>Where the turn's context comes from: retrieval (null for <c>context_mode: none</c>) and the semantic cache (null when not cacheable).</summary>
