@@ -86,7 +86,7 @@ public static class ChatCompletions
             Model: request.Model, Temperature: request.Temperature, MaxTokens: request.MaxTokens ?? request.MaxCompletionTokens,
             TopP: request.TopP, Stop: request.Stop, Seed: request.Seed, PresencePenalty: request.PresencePenalty,
             FrequencyPenalty: request.FrequencyPenalty, LogitBias: request.LogitBias, ResponseFormat: request.ResponseFormat,
-            N: request.N, User: request.User, Tools: request.Tools, ToolChoice: request.ToolChoice, ParallelToolCalls: request.ParallelToolCalls);
+            N: request.N, User: request.User, Tools: request.Tools, ToolChoice: request.ToolChoice, ParallelToolCalls: request.ParallelToolCalls) { TitleByModel = false };
         var outcome = await mediator.Send(new StreamChat.Command(body, user, Caller.Of(http)), ct);
         if (outcome.Failure is { } failure) return failure.ToResult();
         await using var run = outcome.Value!;

@@ -78,6 +78,13 @@ public sealed record ChatRequest(
     [JsonIgnore]
     public TurnAnchor? Anchor { get; init; }
 
+    /// <summary>
+    /// A new session may be titled by its model (<see cref="SessionTitles"/>). Not from <c>/v1/chat/completions</c>:
+    /// OpenAI-style clients resend the conversation and start a session with nearly every call, so each would pay twice.
+    /// </summary>
+    [JsonIgnore]
+    public bool TitleByModel { get; init; } = true;
+
     /// <summary><c>stop</c> as a list: one string, or up to four.</summary>
     public IReadOnlyList<string>? StopSequences => StorableJson.OneOrMany(Stop);
     public string? EffectiveModel => Model ?? LlmModel;

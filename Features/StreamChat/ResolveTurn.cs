@@ -150,7 +150,10 @@ public sealed class ResolveTurn(NpgsqlDataSource db, ModelCatalog catalog, Token
         // Reserved when the turn starts, in the transaction that stores it (StoreTurn.StartAsync).
         var reservation = quota.For(caller, QuotaEstimate(prompt, context.Retrieval is not null && (session is not null || assistant is not null)) + maxTokens);
 
-        return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation);
+        return new TurnPlan(ids, new TurnOwner(userId, user.ApplicationId(), assistant?.Id), model.Value, prompt, context, settings, reservation)
+        {
+            TitleByModel = body.TitleByModel,
+        };
     }
 
     /// <summary>

@@ -12,8 +12,9 @@ namespace ChatSlices.Features.StreamChat;
 /// <summary>
 /// With <c>Chat:GenerateTitles</c>, a session's title is written by its model after the first reply (in the background:
 /// the turn's <c>done</c> does not wait), instead of the first 60 characters of the question. A title the user set is
-/// never replaced. The call is in the caller's usage (kind <c>title</c>) and daily quota. The offline <c>local</c>
-/// models are not asked: they would only echo the question. At most <see cref="Queued"/> wait; more keep their title.
+/// never replaced, and sessions of <c>/v1/chat/completions</c> are not titled (<see cref="ChatRequest.TitleByModel"/>).
+/// The call is in the caller's usage (kind <c>title</c>) and daily quota. The offline <c>local</c> models are not asked:
+/// they would only echo the question. At most <see cref="Queued"/> wait; more keep their title.
 /// </summary>
 public sealed class SessionTitles(NpgsqlDataSource db, RunModel model, ModelProviders providers, IOptions<ChatSettings> settings, ILogger<SessionTitles> logger)
     : BackgroundService
@@ -42,7 +43,7 @@ public sealed class SessionTitles(NpgsqlDataSource db, RunModel model, ModelProv
     /// <summary>After a turn's reply is stored: a title is asked for when this was the session's first reply.</summary>
     public void AfterReply(TurnPlan plan, string reply)
     {
-        var firstReply = plan.Ids.ParentId is null && !plan.Ids.UserTurnStored;
+        var firstReply = plan.TitleByModel && plan.Ids.ParentId is null && !plan.Ids.UserTurnStored;
         if (firstReply && settings.Value.GenerateTitles && providers.ProviderOf(plan.Model) != "local" && reply.Length > 0)
             _requests.Writer.TryWrite(new Request(plan, reply));
     }

@@ -16,6 +16,9 @@ public sealed record TurnPlan(TurnIds Ids, TurnOwner Owner, ModelSpec Model, Tur
     /// <summary>OpenAI's <c>user</c>: the end user the client says the turn is for, stored with the user's message.</summary>
     public string? EndUser => Settings.User;
 
+    /// <summary>A first reply here may have the model title its session (<see cref="ChatRequest.TitleByModel"/>).</summary>
+    public bool TitleByModel { get; init; }
+
     /// <summary>Tokens the stored reply counts (prompt + completion), for settling the quota reservation.</summary>
     public long TokensUsed { get; set; }
 

@@ -73,6 +73,25 @@ public class SessionTitlesTests(TitlesApiFactory api) : IClassFixture<TitlesApiF
         (await api.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE session_id = @mine::uuid AND kind = 'title'", new { mine })).Should().Be(0);
     }
 
+    [Fact]
+    public async Task SessionsBegunByChatCompletions_KeepTheQuestionsWords()
+    {
+        var client = api.UserClient("api-caller");
+        api.Upstream.Script = new FakeScript { Chunks = ["Generated title"] };
+        var calls = api.Upstream.Requests.Count;
+        var completion = await (await client.PostAsJsonAsync("/v1/chat/completions",
+            new { model = "fake-gpt", messages = new[] { new { role = "user", content = "An API caller's question" } } })).ShouldBeJsonAsync(HttpStatusCode.OK);
+        var viaApi = completion.Str("session_id");
+
+        // Titles are written one after the other: once a later session has its title, the first one's request is done.
+        var later = await FirstTurnAsync(client, new { query = "A chat session", model = "fake-gpt", stream = false });
+        (await TitleOnceSetAsync(client, later, "A chat session")).Should().Be("Generated title");
+
+        (await (await client.GetAsync($"/v1/chat/sessions/{viaApi}")).JsonAsync()).Str("title").Should().Be("An API caller's question");
+        api.Upstream.Requests.Skip(calls).Count(r => r.Body["messages"]![0]!["content"]!.GetValue<string>().StartsWith(Instruction))
+            .Should().Be(1, "only the chat route's session is titled");
+    }
+
     [Theory]
     [InlineData("\"Trip to Lisbon.\"", "Trip to Lisbon")]
     [InlineData("Title: **Budget review**\nHere is why…", "Budget review")]
