@@ -49,9 +49,8 @@ public sealed partial class Bench
             if (OverBudget($"throughput run {run}")) break;
             var stats = new Dictionary<Target, ThroughputStats>();
             var cpu = new Dictionary<Target, double?>();
-            for (var j = 0; j < targets.Count; j++)
+            foreach (var target in RunOrder(targets, run))
             {
-                var target = targets[(run + j) % targets.Count];
                 var cpuBefore = ServiceCpu(target);
                 if (target == Target.Completions && cluster is not null) stats[target] = await MeasuredLoopAsync(cluster);
                 else stats[target] = await ClosedLoopAsync(target, TimeSpan.FromSeconds(o.ThroughputSeconds));
@@ -65,6 +64,18 @@ public sealed partial class Bench
             Log($"throughput run {run}: " + string.Join("; ", stats.Select(kv => $"{kv.Key} {kv.Value.PerSecond:0} req/s, p50 {kv.Value.P50Ms:0.00} ms, p99 {kv.Value.P99Ms:0.00} ms" +
                 (kv.Value.Failed > 0 ? $", {kv.Value.Failed} FAILED ({kv.Value.FirstError})" : ""))));
         }
+    }
+
+    /// <summary>
+    /// The targets in the order run <paramref name="run"/> measures them: rotated, so that none is always first. Beside a
+    /// B, A and B instead take turns in being measured just after the other (A then B, then B then A): what one leaves
+    /// behind (its background work, the database's) then falls on both alike, which a rotation of three does not do.
+    /// </summary>
+    private List<Target> RunOrder(List<Target> targets, int run)
+    {
+        if (o.CompareEnv.Count == 0) return [.. targets.Select((_, j) => targets[(run + j) % targets.Count])];
+        var others = targets.Where(t => t is not (Target.Completions or Target.CompletionsB));
+        return [.. others, .. run % 2 == 1 ? [Target.Completions, Target.CompletionsB] : new[] { Target.CompletionsB, Target.Completions }];
     }
 
     /// <summary>

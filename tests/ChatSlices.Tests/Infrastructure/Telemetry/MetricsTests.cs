@@ -31,6 +31,10 @@ public class MetricsTests(TelemetryApiFactory api) : IClassFixture<TelemetryApiF
         Prometheus.Sample(metrics, "gen_ai_client_operation_duration_seconds_count", UpstreamModel).Should().Be(1);
         // The spec's bucket boundaries, not the SDK's defaults.
         metrics.Should().Contain($"gen_ai_server_time_to_first_token_seconds_bucket{{").And.Contain("le=\"0.005\"");
+        // The turn's request and its upstream call are timed; the per-request records no dashboard reads are not made.
+        metrics.Should().Contain("http_server_request_duration_seconds_count{").And.Contain("http_client_request_duration_seconds_count{")
+            .And.NotContain("aspnetcore_routing_match_attempts").And.NotContain("aspnetcore_authorization_attempts")
+            .And.NotContain("aspnetcore_rate_limiting_").And.NotContain("http_client_open_connections");
     }
 
     [Fact]
