@@ -2,8 +2,9 @@
 # bench/telemetry.sh — what telemetry costs (issue 19): two services side by side on one database, "off"
 # (Telemetry__Enabled=false, A) and "on" (as shipped, B: bench/ChatSlices.Bench --compare-env), and the non-streaming
 # throughput part of bench/ChatSlices.Bench (64 closed-loop clients on POST /v1/chat/completions, stream false, the fake
-# answering each after 20 ms) measuring both in every run, each as often just after the other. Other load on the machine then
-# falls on both alike; the first runs, where the "on" service still compiles its telemetry code, are not counted.
+# answering each after 20 ms) measuring both in every run, each as often just after the other. Other load on the
+# machine then falls on both alike; the first runs, where the "on" service still compiles its telemetry code, are not
+# counted.
 # Per counted run: CPU, (on ÷ off) − 1 of the service's CPU time per request (from /proc, over the measured seconds),
 # and throughput, 1 − (on ÷ off) of requests/s; then the median of each. Loopback only.
 #

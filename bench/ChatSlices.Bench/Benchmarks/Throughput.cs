@@ -74,8 +74,8 @@ public sealed partial class Bench
     private List<Target> RunOrder(List<Target> targets, int run)
     {
         if (o.CompareEnv.Count == 0) return [.. targets.Select((_, j) => targets[(run + j) % targets.Count])];
-        var others = targets.Where(t => t is not (Target.Completions or Target.CompletionsB));
-        return [.. others, .. run % 2 == 1 ? [Target.Completions, Target.CompletionsB] : new[] { Target.CompletionsB, Target.Completions }];
+        Target[] pair = run % 2 == 1 ? [Target.Completions, Target.CompletionsB] : [Target.CompletionsB, Target.Completions];
+        return [.. targets.Where(t => !pair.Contains(t)), .. pair];
     }
 
     /// <summary>
