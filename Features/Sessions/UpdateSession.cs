@@ -58,7 +58,7 @@ public static class UpdateSession
             max_tokens = CASE WHEN @SetMaxTokens THEN @MaxTokens ELSE max_tokens END,
             updated_at = now()
         WHERE s.id = @SessionId AND s.user_id = @UserId
-        RETURNING s.id
+        RETURNING {SessionViews.SessionColumns}
         """;
 
     public sealed class Handler(NpgsqlDataSource db, IMediator mediator) : IRequestHandler<Command, Outcome<SessionView>>
@@ -72,7 +72,7 @@ public static class UpdateSession
                 if (switched.Failure is { } failure) return failure;
             }
             await using var conn = await db.OpenConnectionAsync(ct);
-            var updated = await conn.ExecuteScalarAsync<Guid?>(new CommandDefinition(Sql, new
+            var updated = await conn.QuerySingleOrDefaultAsync<SessionView>(new CommandDefinition(Sql, new
             {
                 command.SessionId, command.UserId,
                 SetTitle = Sent(body.Title), Title = Text(body.Title)?.Trim(),
@@ -80,8 +80,7 @@ public static class UpdateSession
                 SetTemperature = Sent(body.Temperature), Temperature = HasValue(body.Temperature) ? body.Temperature.GetDouble() : (double?)null,
                 SetMaxTokens = Sent(body.MaxTokens), MaxTokens = HasValue(body.MaxTokens) ? body.MaxTokens.GetInt32() : (int?)null,
             }, cancellationToken: ct));
-            if (updated is null) return Failure.NotFound("Session");
-            return (await SessionViews.LoadAsync(conn, command.SessionId, command.UserId, guestSessions: false, withMessages: false, ct))!;
+            return updated is null ? Failure.NotFound("Session") : updated;
         }
     }
 
