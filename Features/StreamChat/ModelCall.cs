@@ -96,7 +96,8 @@ public sealed class ModelCall : IAsyncDisposable
                 reply.Text.Append(text);
                 yield return new TextDelta(text);
             }
-            foreach (var call in calls ?? [])
+            if (calls is null) continue; // `calls ?? []` would allocate an empty list for every text chunk
+            foreach (var call in calls)
             {
                 var piece = new ToolCallDelta(call.FunctionCallIndex, call.CallId, call.Name, call.Arguments ?? "");
                 reply.ToolCalls.Add(piece);
